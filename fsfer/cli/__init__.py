@@ -1,0 +1,58 @@
+"""The ``fsfer`` command line: the only place that parses arguments and prints for people.
+
+Every command lives in a small module of this package and is registered here.
+Bad input (an :class:`~fsfer.errors.FsferError` or a usage error) becomes one line
+on stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Sequence
+
+import typer
+from typer._click import exceptions as click_exceptions
+
+from fsfer.cli import datasets as _datasets
+from fsfer.cli import synth as _synth
+from fsfer.errors import FsferError
+
+app = typer.Typer(
+    name="fsfer",
+    help="Few-shot meta-learning for facial expression recognition.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(_datasets.app, name="datasets")
+app.command("synth", help=_synth.HELP)(_synth.synth)
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI on ``argv`` and return its exit status (0 ok, 1 check failed, 2 bad input)."""
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(args=list(argv) if argv is not None else None, prog_name="fsfer", standalone_mode=False)
+    except FsferError as err:
+        print(f"fsfer: error: {err}", file=sys.stderr)
+        return 2
+    except click_exceptions.NoArgsIsHelpError as err:
+        print(err.format_message(), file=sys.stderr)
+        return 0
+    except click_exceptions.UsageError as err:
+        hint = f" (see: {err.ctx.command_path} --help)" if err.ctx is not None else ""
+        print(f"fsfer: error: {err.format_message()}{hint}", file=sys.stderr)
+        return 2
+    except click_exceptions.ClickException as err:
+        print(f"fsfer: error: {err.format_message()}", file=sys.stderr)
+        return 2
+    except typer.Abort:
+        print("fsfer: aborted", file=sys.stderr)
+        return 130
+    return result if isinstance(result, int) else 0
+
+
+def main() -> None:
+    """Console entry point ``fsfer``."""
+    sys.exit(run())
