@@ -30,3 +30,7 @@ class EpisodeError(FsferError):
 
 class ModelError(FsferError):
     """An unknown model name, a bad checkpoint or weights that do not fit."""
+
+
+class FsferWarning(UserWarning):
+    """Something the user should know that does not stop the work (e.g. skipped images)."""

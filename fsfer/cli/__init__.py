@@ -14,6 +14,7 @@ import typer
 from typer._click import exceptions as click_exceptions
 
 from fsfer.cli import datasets as _datasets
+from fsfer.cli import episodes as _episodes
 from fsfer.cli import synth as _synth
 from fsfer.errors import FsferError
 
@@ -26,6 +27,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(_datasets.app, name="datasets")
+app.add_typer(_episodes.app, name="episodes")
 app.command("synth", help=_synth.HELP)(_synth.synth)
 
 

@@ -1,0 +1,180 @@
+"""EpisodeSampler: seeded N-way K-shot Q-query tasks as index tensors into an ImageStore.
+
+Episode ``i`` depends only on ``(seed, i)``: its generator is seeded from
+``numpy.random.SeedSequence([seed, i])``, so episodes are the same with 0 or 8
+DataLoader workers, in any order, on any machine. Sampling touches no image; an
+episode's images are gathered with one tensor index (also on a GPU).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from fsfer.episodes.episode import Episode
+from fsfer.errors import EpisodeError
+
+
+@dataclass(frozen=True)
+class EpisodeIndex:
+    """The indices of one episode, class-major.
+
+    ``support``  ``[n_way * k_shot]`` row indices into the store
+    ``query``    ``[n_query]`` row indices
+    ``support_labels`` / ``query_labels``  ways in ``0..n_way-1``
+    ``classes``  ``[n_way]`` global class ids
+    """
+
+    support: torch.Tensor
+    query: torch.Tensor
+    support_labels: torch.Tensor
+    query_labels: torch.Tensor
+    classes: torch.Tensor
+
+
+def episode_generator(seed: int, index: int) -> torch.Generator:
+    """The torch generator of episode ``index`` under ``seed`` (independent of any other episode)."""
+    state = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(index)]).generate_state(2, dtype=np.uint32)
+    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+
+
+def gather(images: torch.Tensor, index: EpisodeIndex, transform: Callable | None = None) -> Episode:
+    """An :class:`Episode` from an index: one ``index_select`` for support and query together."""
+    both = torch.cat([index.support, index.query]).to(images.device)
+    picked = images.index_select(0, both)
+    if transform is not None:
+        picked = transform(picked)
+    n_support = index.support.numel()
+    device = images.device
+    return Episode(
+        support_images=picked[:n_support],
+        support_labels=index.support_labels.to(device),
+        query_images=picked[n_support:],
+        query_labels=index.query_labels.to(device),
+        classes=index.classes.to(device),
+    )
+
+
+class EpisodeSampler(torch.utils.data.Dataset):
+    """N-way K-shot Q-query episodes from the ``classes`` of a dataset.
+
+    ``dataset`` is an :class:`~fsfer.store.ImageStore` (anything with ``labels``,
+    ``classes``, ``records`` and, to gather images, ``images``). ``indices`` limits
+    the draw to some rows (a protocol split). ``allow_small`` lets a class with
+    fewer than K + Q images give the query what remains (an unbalanced query);
+    ``unbalanced`` draws each class's query size from 1..Q; ``disjoint_subjects``
+    keeps the subjects of a class's support out of its query. Indexable (``sampler[i]``
+    is an :class:`Episode` with uint8 images, or passed through ``transform``) and
+    iterable over ``episodes`` episodes; usable in a DataLoader with ``batch_size=None``.
+    """
+
+    def __init__(
+        self,
+        dataset,
+        classes: Sequence[str] | None,
+        n_way: int,
+        k_shot: int,
+        q_query: int,
+        seed: int = 0,
+        *,
+        episodes: int = 600,
+        indices: Sequence[int] | np.ndarray | torch.Tensor | None = None,
+        allow_small: bool = False,
+        unbalanced: bool = False,
+        disjoint_subjects: bool = False,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> None:
+        self.dataset = dataset
+        self.n_way, self.k_shot, self.q_query = int(n_way), int(k_shot), int(q_query)
+        self.seed, self.episodes = int(seed), int(episodes)
+        self.allow_small, self.unbalanced, self.disjoint_subjects = allow_small, unbalanced, disjoint_subjects
+        self.transform = transform
+        for name, value, low in (("n_way", self.n_way, 1), ("k_shot", self.k_shot, 1), ("q_query", self.q_query, 1), ("episodes", self.episodes, 1)):
+            if value < low:
+                raise EpisodeError(f"{name} must be at least {low}; got {value}")
+        names = list(dataset.classes)
+        wanted = list(classes) if classes is not None else names
+        unknown = [c for c in wanted if c not in names]
+        if unknown:
+            raise EpisodeError(f"class {unknown[0]!r} is not in the dataset (it has: {', '.join(names)})")
+        labels = torch.as_tensor(dataset.labels).cpu()
+        rows = torch.arange(labels.numel()) if indices is None else torch.as_tensor(np.asarray(indices), dtype=torch.long)
+        row_labels = labels[rows]
+        self.class_ids = torch.tensor([names.index(c) for c in wanted], dtype=torch.long)
+        self.class_names = wanted
+        #: rows of each drawable class, in store order
+        self.pools = [rows[row_labels == cid] for cid in self.class_ids.tolist()]
+        sizes = [int(p.numel()) for p in self.pools]
+        need = self.k_shot + (1 if allow_small else self.q_query)
+        usable = [i for i, n in enumerate(sizes) if n >= need]
+        if len(wanted) < self.n_way:
+            raise EpisodeError(f"n_way = {self.n_way} is larger than the {len(wanted)} classes of this split ({', '.join(wanted)})")
+        small = [i for i, n in enumerate(sizes) if n < need]
+        if small and not allow_small:
+            i = small[0]
+            raise EpisodeError(
+                f"class {wanted[i]!r} has {sizes[i]} images, fewer than k_shot + q_query = {need}; "
+                "lower --k-shot/--q-query or allow small classes (allow_small)"
+            )
+        if len(usable) < self.n_way:
+            i = small[0]
+            raise EpisodeError(
+                f"class {wanted[i]!r} has {sizes[i]} images, fewer than k_shot + 1 = {need}, "
+                f"leaving {len(usable)} usable classes for {self.n_way}-way episodes"
+            )
+        self.usable = torch.tensor(usable, dtype=torch.long)
+        self.subjects: torch.Tensor | None = None
+        if disjoint_subjects:
+            subj = dataset.records["subject"]
+            if subj.isna().any():
+                raise EpisodeError("disjoint_subjects needs a subject for every image; this dataset has none for some")
+            _, codes = np.unique(subj.to_numpy().astype(str), return_inverse=True)
+            self.subjects = torch.as_tensor(codes, dtype=torch.long)
+
+    def __len__(self) -> int:
+        return self.episodes
+
+    def index(self, i: int) -> EpisodeIndex:
+        """The indices of episode ``i`` (no image is touched)."""
+        g = episode_generator(self.seed, i)
+        ways = self.usable[torch.randperm(self.usable.numel(), generator=g)[: self.n_way]]
+        support, query, q_labels = [], [], []
+        for way, pool_id in enumerate(ways.tolist()):
+            pool = self.pools[pool_id]
+            order = pool[torch.randperm(pool.numel(), generator=g)]
+            q_size = self.q_query
+            if self.unbalanced:
+                q_size = int(torch.randint(1, self.q_query + 1, (1,), generator=g))
+            shots, rest = order[: self.k_shot], order[self.k_shot :]
+            if self.subjects is not None:
+                rest = rest[~torch.isin(self.subjects[rest], self.subjects[shots])]
+            if rest.numel() < q_size and not self.allow_small:
+                raise EpisodeError(
+                    f"episode {i}: class {self.class_names[pool_id]!r} has {rest.numel()} query candidates "
+                    f"after its support, fewer than q_query = {q_size}; allow small classes (allow_small)"
+                )
+            if rest.numel() == 0:
+                raise EpisodeError(f"episode {i}: class {self.class_names[pool_id]!r} has no image left for the query")
+            picked = rest[:q_size]
+            support.append(shots)
+            query.append(picked)
+            q_labels.append(torch.full((picked.numel(),), way, dtype=torch.long))
+        return EpisodeIndex(
+            support=torch.cat(support),
+            query=torch.cat(query),
+            support_labels=torch.arange(self.n_way).repeat_interleave(self.k_shot),
+            query_labels=torch.cat(q_labels),
+            classes=self.class_ids[ways],
+        )
+
+    def __getitem__(self, i: int) -> Episode:
+        if not 0 <= i < self.episodes:
+            raise IndexError(f"episode {i} out of range 0..{self.episodes - 1}")
+        return gather(self.dataset.images, self.index(i), self.transform)
+
+    def __iter__(self) -> Iterator[Episode]:
+        for i in range(self.episodes):
+            yield self[i]

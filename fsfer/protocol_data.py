@@ -1,0 +1,73 @@
+"""The data of a protocol: its data specs read, checked, merged, and split into base / val / novel rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from fsfer.datasets.spec import parse_spec, read_records
+from fsfer.errors import ConfigError
+from fsfer.protocols import PARTS, Protocol
+from fsfer.store import ImageStore, index_dataset, load_dataset
+
+
+@dataclass
+class ProtocolData:
+    """A store holding every image a protocol uses, and the rows of each part.
+
+    ``rows[part]`` are row indices into ``store`` for ``base``, ``val`` and ``novel``;
+    ``classes[part]`` the class names of that part.
+    """
+
+    protocol: Protocol
+    store: ImageStore
+    rows: dict[str, np.ndarray]
+    specs: list[str]
+
+    def classes(self, part: str) -> list[str]:
+        return self.protocol.classes(part)
+
+
+def protocol_records(protocol: Protocol, specs: Sequence[str] | None) -> tuple[pd.DataFrame, list[str]]:
+    """The merged Records of the data specs a protocol runs on (its default data when none are given)."""
+    texts = list(specs) if specs else list(protocol.default_data)
+    if not texts:
+        need = protocol.data or protocol.data_any
+        raise ConfigError(f"protocol {protocol.name} needs data: pass --data {need[0] if need else 'FORMAT'}:ROOT")
+    parsed = [parse_spec(t) for t in texts]
+    protocol.check_data([p.format for p in parsed])
+    tables = [read_records(p) for p in parsed]
+    records = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
+    records.attrs = {"format": "+".join(p.format for p in parsed), "root": ";".join(p.root for p in parsed)}
+    protocol.check_classes(records, " + ".join(str(p) for p in parsed))
+    return records, [str(p) for p in parsed]
+
+
+def load_protocol_data(
+    protocol: Protocol,
+    specs: Sequence[str] | None = None,
+    image_size: int = 64,
+    *,
+    decode: bool = True,
+    cache_dir: str | None = None,
+    progress: bool = False,
+    strict: bool = False,
+) -> ProtocolData:
+    """Read, check and (unless ``decode=False``) decode a protocol's data; split it into its parts."""
+    records, texts = protocol_records(protocol, specs)
+    used = {c for part in PARTS for c in protocol.classes(part)}
+    attrs = dict(records.attrs)
+    records = records[records["label"].isin(used)].reset_index(drop=True)
+    records.attrs = attrs
+    if decode:
+        store = load_dataset(records, image_size, cache_dir=cache_dir, progress=progress, strict=strict)
+    else:
+        store = index_dataset(records)
+    rows = {part: protocol.rows(store.records, part) for part in PARTS}
+    for part, r in rows.items():
+        if len(r) == 0:
+            raise ConfigError(f"protocol {protocol.name}: the {part} split selects no image from {', '.join(texts)}")
+    return ProtocolData(protocol=protocol, store=store, rows=rows, specs=texts)

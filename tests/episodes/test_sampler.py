@@ -1,0 +1,133 @@
+"""EpisodeSampler: exact structure, no overlap, determinism across workers, small classes, subjects."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+
+from fsfer.episodes import Episode, EpisodeSampler, episode_generator
+from fsfer.errors import EpisodeError
+from fsfer.store import from_tensors
+
+
+def _store(per_class=(20, 20, 20, 20, 20, 20), size: int = 4, subjects: int | None = None):
+    labels = torch.cat([torch.full((n,), c) for c, n in enumerate(per_class)])
+    n = labels.numel()
+    # every image is its own row number, written in the pixels, so gathered images can be checked
+    images = torch.zeros(n, 3, size, size, dtype=torch.uint8)
+    images[:, 0, 0, 0] = torch.arange(n) % 256
+    images[:, 1, 0, 0] = torch.arange(n) // 256
+    store = from_tensors(images, labels, [f"c{i}" for i in range(len(per_class))])
+    if subjects:
+        store.records["subject"] = [f"s{i % subjects}" for i in range(n)]
+    return store
+
+
+def _rows(images: torch.Tensor) -> list[int]:
+    return (images[:, 0, 0, 0].long() + 256 * images[:, 1, 0, 0].long()).tolist()
+
+
+def test_exact_episode_structure() -> None:
+    store = _store()
+    sampler = EpisodeSampler(store, ["c0", "c1", "c2", "c3", "c4"], n_way=3, k_shot=2, q_query=4, seed=1, episodes=50)
+    assert len(sampler) == 50
+    for ep in sampler:
+        assert isinstance(ep, Episode)
+        assert ep.support_images.shape == (6, 3, 4, 4) and ep.query_images.shape == (12, 3, 4, 4)
+        assert ep.support_labels.tolist() == [0, 0, 1, 1, 2, 2]  # class-major
+        assert ep.query_labels.tolist() == [0] * 4 + [1] * 4 + [2] * 4
+        assert len(set(ep.classes.tolist())) == 3 and set(ep.classes.tolist()) <= {0, 1, 2, 3, 4}  # never c5
+        sup, qry = _rows(ep.support_images), _rows(ep.query_images)
+        assert not set(sup) & set(qry) and len(set(sup + qry)) == 18
+        # every image really belongs to the class its label says
+        assert torch.equal(store.labels[sup], ep.classes[ep.support_labels])
+        assert torch.equal(store.labels[qry], ep.classes[ep.query_labels])
+
+
+def test_same_seed_same_episodes_any_order_other_seed_differs() -> None:
+    store = _store()
+    a = EpisodeSampler(store, None, 5, 1, 3, seed=7, episodes=20)
+    b = EpisodeSampler(store, None, 5, 1, 3, seed=7, episodes=20)
+    forward = [a.index(i).support.tolist() + a.index(i).query.tolist() for i in range(20)]
+    backward = [b.index(i).support.tolist() + b.index(i).query.tolist() for i in reversed(range(20))][::-1]
+    assert forward == backward
+    c = EpisodeSampler(store, None, 5, 1, 3, seed=8, episodes=20)
+    assert forward != [c.index(i).support.tolist() + c.index(i).query.tolist() for i in range(20)]
+
+
+def test_generator_is_fixed_across_machines() -> None:
+    # SeedSequence and torch's CPU Mersenne Twister are platform independent: pin the numbers
+    g = episode_generator(0, 0)
+    first = torch.randperm(10, generator=g).tolist()
+    assert first == torch.randperm(10, generator=episode_generator(0, 0)).tolist()
+    assert first != torch.randperm(10, generator=episode_generator(0, 1)).tolist()
+    store = _store()
+    idx = EpisodeSampler(store, None, 2, 1, 1, seed=0).index(0)
+    assert idx.support.tolist() + idx.query.tolist() == EXPECTED_EPISODE_0
+
+
+EXPECTED_EPISODE_0 = [110, 40, 100, 59]  # frozen from a first run: must never change
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_dataloader_workers_give_the_same_episodes(workers: int) -> None:
+    store = _store()
+    sampler = EpisodeSampler(store, None, 4, 2, 2, seed=3, episodes=8)
+    loader = torch.utils.data.DataLoader(sampler, batch_size=None, num_workers=workers)
+    got = [_rows(ep.support_images) + _rows(ep.query_images) for ep in loader]
+    assert got == [_rows(sampler[i].support_images) + _rows(sampler[i].query_images) for i in range(8)]
+
+
+def test_small_class_is_named_unless_allowed() -> None:
+    store = _store(per_class=(20, 20, 5))
+    with pytest.raises(EpisodeError, match=r"class 'c2' has 5 images, fewer than k_shot \+ q_query = 6"):
+        EpisodeSampler(store, None, 3, 1, 5)
+    sampler = EpisodeSampler(store, None, 3, 1, 5, allow_small=True, episodes=10)
+    for ep in sampler:
+        counts = torch.bincount(ep.query_labels, minlength=3)
+        small_way = (ep.classes == 2).nonzero().item()
+        assert counts[small_way] == 4 and counts.sum() == 14  # unbalanced query: what there is
+
+
+def test_n_way_larger_than_split_and_unknown_class() -> None:
+    store = _store(per_class=(10, 10, 10))
+    with pytest.raises(EpisodeError, match="n_way = 4 is larger than the 3 classes"):
+        EpisodeSampler(store, None, 4, 1, 1)
+    with pytest.raises(EpisodeError, match="'nope' is not in the dataset"):
+        EpisodeSampler(store, ["c0", "nope"], 2, 1, 1)
+
+
+def test_indices_restrict_the_pool() -> None:
+    store = _store(per_class=(10, 10, 10))
+    allowed = [0, 1, 2, 3, 10, 11, 12, 13]
+    sampler = EpisodeSampler(store, ["c0", "c1"], 2, 1, 3, indices=allowed, episodes=20)
+    for i in range(20):
+        idx = sampler.index(i)
+        assert set(idx.support.tolist() + idx.query.tolist()) <= set(allowed)
+
+
+def test_unbalanced_query_sizes_vary_within_bounds() -> None:
+    sampler = EpisodeSampler(_store(), None, 3, 1, 6, unbalanced=True, episodes=30)
+    sizes = {int(n) for i in range(30) for n in torch.bincount(sampler.index(i).query_labels)}
+    assert sizes <= set(range(1, 7)) and len(sizes) > 2
+
+
+def test_disjoint_subjects_between_support_and_query() -> None:
+    store = _store(per_class=(30, 30, 30), subjects=6)
+    subjects = pd.Series(store.records["subject"]).to_numpy()
+    sampler = EpisodeSampler(store, None, 3, 2, 5, disjoint_subjects=True, episodes=20)
+    for i in range(20):
+        idx = sampler.index(i)
+        for way in range(3):
+            s = set(subjects[idx.support[idx.support_labels == way].numpy()])
+            q = set(subjects[idx.query[idx.query_labels == way].numpy()])
+            assert not s & q
+
+
+def test_store_on_gpu_or_cpu_gathers_in_one_index() -> None:
+    store = _store()
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    sampler = EpisodeSampler(store.to(device), None, 2, 1, 1, episodes=2)
+    ep = sampler[0]
+    assert ep.support_images.device.type == device and ep.classes.device.type == device
