@@ -7,7 +7,8 @@ A Records table (pandas) has one row per face, with the columns of
              ``#face<k>`` or ``#row<k>`` where one file holds several faces)
 ``path``     absolute path of the image file, or ``None`` for inline pixels
 ``box``      ``(left, top, right, bottom)`` face box in pixels, or ``None``
-``pixels``   inline ``uint8`` array ``[H, W]`` or ``[H, W, 3]`` (FER2013), or ``None``
+``pixels``   inline pixels that the format's ``decode`` understands (FER2013: the CSV's
+             space-separated gray values, parsed only when decoded), or ``None``
 ``label``    canonical class name (:mod:`fsfer.emotions`), or the folder name
 ``split``    official split: ``train``, ``val`` or ``test``
 ``subject``  subject id where the dataset has one, else ``None``
@@ -59,8 +60,12 @@ def make_records(rows: Iterable[dict[str, Any]], *, source: str, root: str | Pat
             df[col] = None
     df["source"] = source
     df = df[list(COLUMNS) + [c for c in df.columns if c not in COLUMNS]]
-    df = df.astype({"item": str, "label": str, "split": str}) if len(df) else df
-    df = df.where(pd.notna(df), None) if len(df) else df
+    if len(df):
+        df = df.astype({"item": str, "label": str, "split": str})
+        # optional columns hold None where a value is absent; pandas 3 would turn it into NaN
+        optional = [c for c in ("path", "box", "pixels", "subject", "targets") if c in df.columns]
+        df[optional] = df[optional].astype(object)
+        df[optional] = df[optional].where(pd.notna(df[optional]), None)
     df = df.reset_index(drop=True)
     df.attrs["format"] = source
     df.attrs["root"] = str(root)

@@ -1,0 +1,142 @@
+"""Generic image folders: ``ROOT/<class>/*.png``, optionally below one level of split folders.
+
+The torchvision ``ImageFolder`` convention, as used for many FER datasets that are
+shared as class folders (e.g. KDEF, Oulu-CASIA exports, custom collections).
+Class names are folder names; emotion names are made canonical with
+:func:`fsfer.emotions.normalise` (``Happy`` -> ``happiness``), any other name is
+kept as it is. When every top-level folder is a split name (train, val, valid,
+validation, test, in any case) the layout is ``ROOT/<split>/<class>/...``.
+An optional ``ROOT/manifest.csv`` with columns ``path`` (relative to ROOT) and
+``subject`` fills the subject column.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from fsfer.datasets.base import IMAGE_EXTENSIONS, Format, make_records, require_dir
+from fsfer.emotions import normalise
+from fsfer.errors import DataError
+
+#: Split folder names (lower case) -> split.
+SPLIT_FOLDERS: dict[str, str] = {
+    "train": "train",
+    "training": "train",
+    "val": "val",
+    "valid": "val",
+    "validation": "val",
+    "test": "test",
+    "testing": "test",
+}
+MANIFEST = "manifest.csv"
+
+
+def _dirs(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _images_below(folder: Path) -> list[Path]:
+    """Image files in ``folder`` and its subfolders (hidden ones skipped), in sorted order."""
+    found: list[Path] = []
+    for here, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [
+            Path(here) / f
+            for f in sorted(files)
+            if not f.startswith(".") and os.path.splitext(f)[1].lower() in IMAGE_EXTENSIONS
+        ]
+    return found
+
+
+def _split_folders(base: Path) -> list[tuple[Path, str]]:
+    """``[(folder, split)]``: the split folders, or ``[(base, "train")]`` for a flat class layout."""
+    tops = _dirs(base)
+    splits = [d for d in tops if d.name.lower() in SPLIT_FOLDERS]
+    if not splits:
+        return [(base, "train")]
+    others = [d.name for d in tops if d.name.lower() not in SPLIT_FOLDERS]
+    if others:
+        raise DataError(
+            f"{base}: mixes split folders ({', '.join(d.name for d in splits)}) with other folders "
+            f"({', '.join(others)}); expected either ROOT/<class>/ or ROOT/<split>/<class>/, not both"
+        )
+    seen: dict[str, str] = {}
+    for d in splits:
+        split = SPLIT_FOLDERS[d.name.lower()]
+        if split in seen:
+            raise DataError(
+                f"{base}: folders {seen[split]} and {d.name} are both the {split} split; merge them into one"
+            )
+        seen[split] = d.name
+    return [(d, SPLIT_FOLDERS[d.name.lower()]) for d in splits]
+
+
+def _manifest_subjects(path: Path, items: set[str]) -> dict[str, str | None]:
+    """``{item: subject}`` from ``manifest.csv`` (columns ``path``, ``subject``)."""
+    subjects: dict[str, str | None] = {}
+    with open(path, newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        names = [n.strip() for n in reader.fieldnames or []]
+        if "path" not in names or "subject" not in names:
+            raise DataError(
+                f"{path}, line 1: expected a header with columns path,subject (path relative to "
+                f"{path.parent}), found {','.join(names) or 'an empty file'}"
+            )
+        reader.fieldnames = names
+        for rec in reader:
+            line_no = reader.line_num
+            rel = (rec["path"] or "").strip().replace("\\", "/").removeprefix("./")
+            if not rel:
+                continue
+            if rel not in items:
+                raise DataError(
+                    f"{path}, line {line_no}: {rel} is not an image of {path.parent} "
+                    f"(expected a path relative to it such as <class>/<file>.png); fix the line or restore the image"
+                )
+            subject = (rec["subject"] or "").strip() or None
+            if rel in subjects and subjects[rel] != subject:
+                raise DataError(f"{path}, line {line_no}: {rel} is listed again with another subject; keep one line")
+            subjects[rel] = subject
+    return subjects
+
+
+def read(root: str) -> pd.DataFrame:
+    """Records of a class-folder dataset (split from split folders, else ``train``)."""
+    base = require_dir(root, "a folder of class folders: ROOT/<class>/*.png or ROOT/<split>/<class>/*.png")
+    top = os.path.abspath(base)
+    rows: list[dict[str, Any]] = []
+    for folder, split in _split_folders(base):
+        for class_dir in _dirs(folder):
+            label = normalise(class_dir.name)
+            for image in _images_below(class_dir):
+                rel = image.relative_to(base).as_posix()
+                rows.append({"item": rel, "path": os.path.join(top, rel), "label": label, "split": split})
+    if not rows:
+        raise DataError(
+            f"{base}: no images found; expected ROOT/<class>/*.png (or .jpg, ...) or ROOT/<split>/<class>/*.png"
+        )
+    manifest = base / MANIFEST
+    if manifest.is_file():
+        subjects = _manifest_subjects(manifest, {r["item"] for r in rows})
+        for r in rows:
+            r["subject"] = subjects.get(r["item"])
+    df = make_records(rows, source="folder", root=top)
+    # pandas >= 3 infers a string dtype for a column of str and None, whose missing value is NaN: keep None.
+    df["subject"] = df["subject"].astype(object).where(df["subject"].notna(), None)
+    return df
+
+
+FORMATS: tuple[Format, ...] = (
+    Format(
+        name="folder",
+        layout="""ROOT/<class>/*.png|jpg|...  (split train), or ROOT/<split>/<class>/... with split folders
+  train, val|valid|validation, test (any case); emotion class names are made canonical
+  optional ROOT/manifest.csv with columns path (relative to ROOT), subject""",
+        read=read,
+    ),
+)
