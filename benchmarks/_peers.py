@@ -1,0 +1,63 @@
+"""Helpers to run the peer libraries (easyfsl, learn2learn) fairly beside fsfer in one benchmark run."""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import torch
+
+
+def easyfsl_sampler_shim() -> None:
+    """easyfsl 1.5.0's TaskSampler calls ``Sampler.__init__(data_source=None)``, which torch 2.14 rejects.
+
+    Let ``torch.utils.data.Sampler.__init__`` accept and ignore that argument (benchmark use only).
+    """
+    original = torch.utils.data.Sampler.__init__
+    if getattr(original, "_fsfer_shim", False):
+        return
+
+    def init(self, data_source=None) -> None:  # noqa: ARG001 - the argument easyfsl passes
+        original(self)
+
+    init._fsfer_shim = True  # type: ignore[attr-defined]
+    torch.utils.data.Sampler.__init__ = init  # type: ignore[method-assign]
+
+
+class TensorFewShotDataset(torch.utils.data.Dataset):
+    """(image, label) pairs over in-memory tensors, with easyfsl's ``get_labels()``."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        self.images, self.labels = images, labels
+        self._labels = labels.tolist()
+
+    def __len__(self) -> int:
+        return len(self._labels)
+
+    def __getitem__(self, i: int):
+        return self.images[i], self._labels[i]
+
+    def get_labels(self) -> list[int]:
+        return self._labels
+
+
+def rate(fn: Callable[[int], object], n: int, warmup: int = 3) -> float:
+    """Calls per second of ``fn(i)`` over ``n`` calls, after ``warmup`` calls."""
+    for i in range(warmup):
+        fn(i)
+    start = time.perf_counter()
+    for i in range(n):
+        fn(i)
+    return n / (time.perf_counter() - start)
+
+
+def median_rates(fns: dict[str, Callable[[int], object]], n: int, repeats: int = 5) -> dict[str, float]:
+    """Median calls/s of each function over ``repeats`` rounds, the functions interleaved in each round.
+
+    Interleaving spreads any load from other processes over every contender alike.
+    """
+    runs: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            runs[name].append(rate(fn, n))
+    return {name: sorted(values)[len(values) // 2] for name, values in runs.items()}

@@ -1,0 +1,98 @@
+"""Episodes per second of fsfer's sampler against learn2learn and easyfsl, in one run.
+
+5-way 5-shot 15-query at 84x84 from an in-memory dataset of 15,000 images
+(100 classes x 150), every library over the same uint8 tensors. Prints ratios and
+writes ``benchmarks/results/sampler_speed.json``.
+
+    .venv/bin/python benchmarks/sampler_speed.py [--episodes 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _peers import TensorFewShotDataset, easyfsl_sampler_shim, median_rates  # noqa: E402
+
+from fsfer.episodes import EpisodeSampler  # noqa: E402
+from fsfer.episodes.l2l import import_learn2learn  # noqa: E402
+from fsfer.store import from_tensors  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--episodes", type=int, default=300, help="episodes per timed round")
+    parser.add_argument("--repeats", type=int, default=5, help="rounds; the median is reported")
+    parser.add_argument("--classes", type=int, default=100)
+    parser.add_argument("--per-class", type=int, default=150)
+    parser.add_argument("--size", type=int, default=84)
+    parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "sampler_speed.json")
+    args = parser.parse_args()
+    torch.manual_seed(0)
+    n = args.classes * args.per_class
+    images = torch.randint(0, 256, (n, 3, args.size, args.size), dtype=torch.uint8)
+    labels = torch.arange(args.classes).repeat_interleave(args.per_class)
+    way, shot, query = 5, 5, 15
+    results: dict[str, float] = {}
+
+    store = from_tensors(images, labels, [f"c{i}" for i in range(args.classes)])
+    sampler = EpisodeSampler(store, None, way, shot, query, seed=0, episodes=10**9)
+
+    l2l = import_learn2learn()
+    t0 = time.perf_counter()
+    meta = l2l.data.MetaDataset(torch.utils.data.TensorDataset(images, labels))
+    results["learn2learn_bookkeeping_s"] = time.perf_counter() - t0
+    tasks = l2l.data.Taskset(
+        meta,
+        task_transforms=[
+            l2l.data.transforms.NWays(meta, way),
+            l2l.data.transforms.KShots(meta, shot + query),
+            l2l.data.transforms.LoadData(meta),
+            l2l.data.transforms.RemapLabels(meta),
+        ],
+        num_tasks=-1,
+    )
+
+    easyfsl_sampler_shim()
+    from easyfsl.samplers import TaskSampler
+
+    dataset = TensorFewShotDataset(images, labels)
+    task_sampler = TaskSampler(dataset, n_way=way, n_shot=shot, n_query=query, n_tasks=10**9)
+    loader = torch.utils.data.DataLoader(dataset, batch_sampler=task_sampler, num_workers=0, collate_fn=task_sampler.episodic_collate_fn)
+    it = iter(loader)
+    offset = [0]
+
+    def fsfer_episode(i: int) -> object:
+        offset[0] += 1
+        return sampler[offset[0]]
+
+    def fsfer_index(i: int) -> object:
+        offset[0] += 1
+        return sampler.index(offset[0])
+
+    results.update(median_rates(
+        {"fsfer": fsfer_episode, "learn2learn": lambda i: tasks.sample(), "easyfsl": lambda i: next(it), "fsfer_indices_only": fsfer_index},
+        args.episodes, repeats=args.repeats,
+    ))
+
+    results["fsfer_vs_learn2learn"] = results["fsfer"] / results["learn2learn"]
+    results["fsfer_vs_easyfsl"] = results["fsfer"] / results["easyfsl"]
+    setting = {"n_way": way, "k_shot": shot, "q_query": query, "image_size": args.size, "images": n, "episodes": args.episodes, "torch_threads": torch.get_num_threads()}
+    for key in ("fsfer", "learn2learn", "easyfsl", "fsfer_indices_only"):
+        print(f"{key:12s} {results[key]:9.1f} episodes/s")
+    print(f"fsfer / learn2learn = {results['fsfer_vs_learn2learn']:.1f}x (target >= 20x)")
+    print(f"fsfer / easyfsl     = {results['fsfer_vs_easyfsl']:.1f}x (target >= 5x)")
+    print(f"(indices only, no image copied: {results['fsfer_indices_only'] / results['learn2learn']:.1f}x learn2learn)")
+    print(f"learn2learn MetaDataset bookkeeping: {results['learn2learn_bookkeeping_s']:.2f} s (fsfer: from labels, ~0)")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"setting": setting, "results": results}, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
