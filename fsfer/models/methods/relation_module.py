@@ -1,0 +1,87 @@
+"""The relation module g_phi of RelationNet (Sung et al., CVPR 2018), shared by CRN (Zhu et al., ESWA 2022).
+
+A class map and a query map, concatenated on channels, go through two
+[Conv3x3 -> BN -> ReLU -> MaxPool2] blocks and two fully connected layers to a relation
+score in ``[0, 1]``. With the paper's 64x14x14 maps the convolutions are unpadded and
+the flatten is 64x2x2 = 256. For maps smaller than 10x10 (too small for two unpadded
+conv + pool stages, e.g. ResNet-12's 5x5) the convolutions are padded by 1 and the pools
+round up, so that any map size >= 1 works; the FC input size is computed from the map
+size given at construction.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from fsfer.errors import ModelError
+
+MIN_UNPADDED = 10  # the smallest map side that survives two unpadded conv3x3 + 2x2-pool stages
+
+
+class RelationBlock(nn.Sequential):
+    """Conv3x3 + BN + ReLU + 2x2 max-pool; ``padded`` keeps the size through the conv and rounds the pool up."""
+
+    def __init__(self, in_channels: int, out_channels: int, padded: bool) -> None:
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1 if padded else 0, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2, ceil_mode=padded),
+        )
+
+    @staticmethod
+    def out_size(size: int, padded: bool) -> int:
+        """The side of the block's output for a side ``size`` input."""
+        return math.ceil(size / 2) if padded else (size - 2) // 2
+
+
+class RelationModule(nn.Module):
+    """g_phi: ``(class_maps [n_way, C, h, w], query_maps [n_query, C, h, w]) -> scores [n_query, n_way]``.
+
+    ``in_channels`` is ``C`` (the first conv takes ``2 C``), ``map_size`` is ``(h, w)``.
+    Layers: [Conv3x3 2C->hidden, BN, ReLU, MaxPool2] -> [Conv3x3 hidden->hidden, BN, ReLU,
+    MaxPool2] -> FC hidden*s*s -> fc_hidden + ReLU -> FC fc_hidden -> 1 + sigmoid.
+    """
+
+    def __init__(self, in_channels: int, map_size: tuple[int, int], hidden: int = 64, fc_hidden: int = 8) -> None:
+        super().__init__()
+        height, width = map_size
+        if height < 1 or width < 1:
+            raise ModelError(f"relation module: map size must be positive; got {map_size}")
+        padded = min(height, width) < MIN_UNPADDED
+        self.in_channels = in_channels
+        self.map_size = (int(height), int(width))
+        self.padded = padded
+        self.block1 = RelationBlock(2 * in_channels, hidden, padded)
+        self.block2 = RelationBlock(hidden, hidden, padded)
+        out_h = RelationBlock.out_size(RelationBlock.out_size(height, padded), padded)
+        out_w = RelationBlock.out_size(RelationBlock.out_size(width, padded), padded)
+        self.fc1 = nn.Linear(hidden * out_h * out_w, fc_hidden)
+        self.fc2 = nn.Linear(fc_hidden, 1)
+
+    def pair_scores(self, pairs: torch.Tensor) -> torch.Tensor:
+        """``[P, 2C, h, w]`` concatenated (class, query) maps -> relation scores ``[P]`` in ``[0, 1]``."""
+        out = self.block2(self.block1(pairs)).flatten(1)
+        return torch.sigmoid(self.fc2(torch.relu(self.fc1(out)))).squeeze(1)
+
+    def forward(self, class_maps: torch.Tensor, query_maps: torch.Tensor) -> torch.Tensor:
+        """Every query against every class: ``[n_way, C, h, w]``, ``[n_query, C, h, w]`` -> ``[n_query, n_way]``."""
+        expected = (self.in_channels, *self.map_size)
+        for what, maps in (("class", class_maps), ("query", query_maps)):
+            if tuple(maps.shape[1:]) != expected:
+                raise ModelError(
+                    f"relation module built for {expected[0]}x{expected[1]}x{expected[2]} maps got {what} maps "
+                    f"{'x'.join(map(str, maps.shape[1:]))}; build the method with the image_size of the episodes"
+                )
+        n_way, n_query = class_maps.shape[0], query_maps.shape[0]
+        pairs = torch.cat(
+            [
+                class_maps.unsqueeze(0).expand(n_query, *class_maps.shape),
+                query_maps.unsqueeze(1).expand(n_query, n_way, *query_maps.shape[1:]),
+            ],
+            dim=2,
+        )  # [n_query, n_way, 2C, h, w]
+        return self.pair_scores(pairs.flatten(0, 1)).view(n_query, n_way)
