@@ -15,7 +15,10 @@ from typer._click import exceptions as click_exceptions
 
 from fsfer.cli import datasets as _datasets
 from fsfer.cli import episodes as _episodes
+from fsfer.cli import evaluate as _evaluate
+from fsfer.cli import predict as _predict
 from fsfer.cli import synth as _synth
+from fsfer.cli import train as _train
 from fsfer.errors import FsferError
 
 app = typer.Typer(
@@ -29,6 +32,9 @@ app = typer.Typer(
 app.add_typer(_datasets.app, name="datasets")
 app.add_typer(_episodes.app, name="episodes")
 app.command("synth", help=_synth.HELP)(_synth.synth)
+app.command("episode-train", help=_train.HELP)(_train.episode_train)
+app.command("evaluate", help=_evaluate.HELP)(_evaluate.evaluate)
+app.command("predict", help=_predict.HELP)(_predict.predict)
 
 
 def run(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,30 @@
+"""``fsfer predict``: classify faces among new classes given a few labelled examples of each."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+HELP = "Classify query faces among new classes, each given by a folder of a few labelled faces."
+
+
+def predict(
+    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint written by `fsfer episode-train`.")],
+    support: Annotated[Path, typer.Option("--support", help="Folder with one sub-folder of face images per new class.")],
+    query: Annotated[list[Path], typer.Option("--query", help="Query image(s); repeat or list several.")],
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")] = "cpu",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else.")] = False,
+) -> None:
+    """Print each query image's predicted class and score."""
+    from fsfer.engine.build import resolve_device
+    from fsfer.engine.predict import predict as run_predict
+
+    predictions = run_predict(checkpoint, support, query, device=resolve_device(device))
+    if as_json:
+        typer.echo(json.dumps({"predictions": [p.__dict__ for p in predictions]}))
+        return
+    for p in predictions:
+        typer.echo(f"{p.path}\t{p.label}\t{p.score:.3f}")

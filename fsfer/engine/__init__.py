@@ -1,0 +1,1 @@
+"""The training engine: episodic training, checkpoints, evaluation, prediction, torch.distributed."""

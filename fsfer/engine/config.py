@@ -1,0 +1,179 @@
+"""RunConfig: every option of ``fsfer episode-train``, from defaults, a TOML file and the command line.
+
+The resolved config is saved as ``DIR/config.toml`` so any run can be repeated
+exactly (``fsfer episode-train --config DIR/config.toml``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from fsfer.errors import ConfigError
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULERS = ("none", "step", "cosine")
+
+
+@dataclass
+class RunConfig:
+    """One training run. Empty ``data`` means the protocol's default data (SynthFER)."""
+
+    data: list[str] = field(default_factory=list)
+    protocol: str = "synth-basic-to-compound"
+    base_classes: list[str] = field(default_factory=list)
+    val_classes: list[str] = field(default_factory=list)
+    novel_classes: list[str] = field(default_factory=list)
+    method: str = "crn"
+    backbone: str = "conv4"
+    method_options: dict[str, Any] = field(default_factory=dict)
+    backbone_options: dict[str, Any] = field(default_factory=dict)
+    weights: str = ""
+    n_way: int = 5
+    k_shot: int = 1
+    q_query: int = 5
+    episodes: int = 1000
+    lr: float = 1e-3
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    scheduler: str = "step"
+    step_size: int = 250
+    gamma: float = 0.5
+    grad_clip: float = 0.5
+    image_size: int = 64
+    augment: bool = True
+    device: str = "auto"
+    amp: bool = False
+    channels_last: bool = False
+    store_on_device: bool = True
+    seed: int = 0
+    val_every: int = 100
+    val_episodes: int = 100
+    save_every: int = 100
+    test_episodes: int = 600
+    test_way: int = 0
+    test_shot: int = 0
+    test_query: int = 15
+    out: str = ""
+
+    def validate(self, origin: str = "config") -> "RunConfig":
+        """ConfigError naming the first bad value (``origin`` names the file or the option source)."""
+        positive = ("n_way", "k_shot", "q_query", "episodes", "image_size", "val_every", "val_episodes", "save_every", "test_episodes", "test_query", "step_size")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{origin}: {name} must be at least 1; got {getattr(self, name)}")
+        for name in ("test_way", "test_shot"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{origin}: {name} must be 0 (same as training) or more")
+        if self.lr <= 0:
+            raise ConfigError(f"{origin}: lr must be positive; got {self.lr}")
+        if self.grad_clip < 0 or self.weight_decay < 0 or not 0 < self.gamma <= 1:
+            raise ConfigError(f"{origin}: grad_clip and weight_decay must be >= 0 and gamma in (0, 1]")
+        for name, allowed in (("device", DEVICES), ("optimizer", OPTIMIZERS), ("scheduler", SCHEDULERS)):
+            if getattr(self, name) not in allowed:
+                raise ConfigError(f"{origin}: {name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
+        if bool(self.base_classes) != bool(self.novel_classes):
+            raise ConfigError(f"{origin}: base_classes and novel_classes go together")
+        return self
+
+    @property
+    def eval_way(self) -> int:
+        return self.test_way or self.n_way
+
+    @property
+    def eval_shot(self) -> int:
+        return self.test_shot or self.k_shot
+
+    def default_out(self) -> str:
+        """``runs/<protocol>-<method>-<backbone>-<N>w<K>s`` when ``out`` is not set."""
+        proto = "custom" if self.base_classes else Path(self.protocol).stem
+        return self.out or f"runs/{proto}-{self.method}-{self.backbone}-{self.n_way}w{self.k_shot}s"
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_toml(self) -> str:
+        """The config as TOML (scalars and lists first, then the option tables)."""
+        lines = ["# fsfer episode-train config: repeat this run with `fsfer episode-train --config config.toml`"]
+        tables = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, dict):
+                tables.append((f.name, value))
+            else:
+                lines.append(f"{f.name} = {_toml_value(value)}")
+        for name, table in tables:
+            lines.append(f"\n[{name}]")
+            lines.extend(f"{k} = {_toml_value(v)}" for k, v in table.items())
+        return "\n".join(lines) + "\n"
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise ConfigError(f"cannot write {value!r} to a TOML config")
+
+
+def _coerce(name: str, value: Any, kind: Any, origin: str) -> Any:
+    """``value`` checked against the field type (ints are accepted for floats)."""
+    origin_type = getattr(kind, "__origin__", kind)
+    if origin_type is list:
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{origin}: {name} must be a list of strings; got {value!r}")
+        return list(value)
+    if origin_type is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{origin}: {name} must be a table; got {value!r}")
+        return dict(value)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{origin}: {name} must be true or false; got {value!r}")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{origin}: {name} must be an integer; got {value!r}")
+        return value
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{origin}: {name} must be a number; got {value!r}")
+        return float(value)
+    if not isinstance(value, str):
+        raise ConfigError(f"{origin}: {name} must be a string; got {value!r}")
+    return value
+
+
+def config_from_dict(raw: dict[str, Any], origin: str, base: RunConfig | None = None) -> RunConfig:
+    """``base`` (or the defaults) updated with ``raw``; unknown keys and wrong types are ConfigErrors."""
+    hints = get_type_hints(RunConfig)
+    known = {f.name for f in fields(RunConfig)}
+    updates = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(f"{origin}: unknown key {key!r} (known keys: {', '.join(sorted(known))})")
+        updates[key] = _coerce(key, value, hints[key], origin)
+    return dataclasses.replace(base or RunConfig(), **updates)
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """A RunConfig from a TOML file (every key optional)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: not valid TOML ({err})") from None
+    return config_from_dict(raw, str(path))
