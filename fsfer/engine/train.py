@@ -198,6 +198,7 @@ def _train(
             "config": cfg.to_dict(),
             "classes": list(pdata.store.classes),
             "image_size": cfg.image_size,
+            "world_size": info.world_size,
             "normalise": {"mean": list(normalise.mean), "std": list(normalise.std)},
         }
 
