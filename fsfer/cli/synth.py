@@ -17,11 +17,11 @@ from tqdm import tqdm
 
 from fsfer.errors import ConfigError
 
-HELP = "Render SynthFER (faces from facial action units) to OUT_DIR/<category>/*.png + manifest.csv, or a --preview sheet."
+HELP = "Render SynthFER, faces drawn from facial action units, to OUT_DIR/<category>/*.png + manifest.csv."
 
 
 def synth(
-    out_dir: Optional[Path] = typer.Argument(None, help="New or empty folder to write; optional with --preview."),
+    out_dir: Optional[Path] = typer.Argument(None, metavar="OUT_DIR", help="New or empty folder to write; optional with --preview."),
     domain: str = typer.Option("both", "--domain", help="lab, wild or both."),
     subjects: int = typer.Option(40, "--subjects", help="Number of subjects (identities)."),
     per_subject: int = typer.Option(3, "--per-subject", help="Images per subject and category (and domain)."),
