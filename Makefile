@@ -21,13 +21,13 @@ $(STAMP): pyproject.toml Makefile
 	$(PIP) install -q cython
 	$(PY) -c "import learn2learn" 2>/dev/null || $(PIP) install -q --no-deps --no-build-isolation -C--build-option=build_ext "learn2learn==0.2.0"
 	# every other dependency, read from pyproject.toml (learn2learn is already satisfied)
-	$(PY) -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; x = p['optional-dependencies']; print('\\n'.join(d for d in p['dependencies'] + x['learn2learn-runtime'] + x['test'] if not d.startswith('learn2learn')))" > $(VENV)/requirements.txt
+	$(PY) -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; x = p['optional-dependencies']; print('\\n'.join(d for d in p['dependencies'] + x['learn2learn-runtime'] + x['test'] + x['bench'] if not d.startswith('learn2learn')))" > $(VENV)/requirements.txt
 	$(PIP) install -q -r $(VENV)/requirements.txt
 	$(PIP) install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 demo: setup
-	$(VENV)/bin/fsfer datasets info synth
+	$(VENV)/bin/fsfer episode-train --force
 
 test: setup
 	$(PY) -m pytest
