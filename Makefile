@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml Makefile
 	# (learn2learn issue 413); Cython regenerates them. --no-deps skips gsutil and qpth,
 	# which it lists but does not import; its import-time needs come from the extra below.
 	$(PIP) install -q cython
-	$(PY) -c "import learn2learn" 2>/dev/null || $(PIP) install -q --no-deps --no-build-isolation -C--build-option=build_ext "learn2learn==0.2.0"
+	$(PIP) show -q learn2learn >/dev/null 2>&1 || $(PIP) install -q --no-deps --no-build-isolation -C--build-option=build_ext "learn2learn==0.2.0"
 	# every other dependency, read from pyproject.toml (learn2learn is already satisfied)
 	$(PY) -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; x = p['optional-dependencies']; print('\\n'.join(d for d in p['dependencies'] + x['learn2learn-runtime'] + x['test'] + x['bench'] if not d.startswith('learn2learn')))" > $(VENV)/requirements.txt
 	$(PIP) install -q -r $(VENV)/requirements.txt

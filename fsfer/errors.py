@@ -32,5 +32,9 @@ class ModelError(FsferError):
     """An unknown model name, a bad checkpoint or weights that do not fit."""
 
 
+class TrainingError(FsferError):
+    """A training run that cannot go on (a NaN or infinite loss, a broken resume)."""
+
+
 class FsferWarning(UserWarning):
     """Something the user should know that does not stop the work (e.g. skipped images)."""

@@ -36,3 +36,31 @@ def random_flip(images: torch.Tensor, generator: torch.Generator, p: float = 0.5
         return images
     flip = flip.to(images.device)
     return torch.where(flip.view(-1, 1, 1, 1), images.flip(-1), images)
+
+
+#: LBP neighbour offsets (dy, dx), clockwise from the top-left, and their bit weights (top-left = 128 ... left = 1).
+LBP_NEIGHBOURS: tuple[tuple[int, int, int], ...] = (
+    (-1, -1, 128), (-1, 0, 64), (-1, 1, 32), (0, 1, 16), (1, 1, 8), (1, 0, 4), (1, -1, 2), (0, -1, 1),
+)
+
+
+def lbp(images: torch.Tensor) -> torch.Tensor:
+    """Local binary patterns of every channel: ``[B, C, H, W] -> [B, C, H, W]`` float codes in 0..255.
+
+    The classic 3x3 operator (8 neighbours at radius 1): each neighbour that is ``>=`` the
+    centre sets its bit, clockwise from the top-left (bit weights 128, 64, 32, 16, 8, 4, 2, 1
+    for top-left, top, top-right, right, bottom-right, bottom, bottom-left, left). Borders are
+    replicated. One batched tensor op on the images' device (uint8 or float input; codes are
+    returned in the input's float dtype, float32 for integer input). An increasing map of a
+    channel (e.g. normalisation with positive std) leaves its codes unchanged.
+    """
+    if images.dim() != 4:
+        raise ValueError(f"lbp takes [B, C, H, W] images; got shape {tuple(images.shape)}")
+    x = images if images.is_floating_point() else images.float()
+    height, width = x.shape[-2:]
+    padded = torch.nn.functional.pad(x, (1, 1, 1, 1), mode="replicate")
+    codes = torch.zeros_like(x)
+    for dy, dx, weight in LBP_NEIGHBOURS:
+        neighbour = padded[..., 1 + dy : 1 + dy + height, 1 + dx : 1 + dx + width]
+        codes = codes + (neighbour >= x).to(x.dtype) * weight
+    return codes

@@ -126,6 +126,13 @@ class EpisodeSampler(torch.utils.data.Dataset):
                 f"leaving {len(usable)} usable classes for {self.n_way}-way episodes"
             )
         self.usable = torch.tensor(usable, dtype=torch.long)
+        # pools as one padded matrix, so one batched draw permutes every way of an episode
+        self.pool_sizes = torch.tensor(sizes, dtype=torch.long)
+        width = max(sizes) if sizes else 0
+        self.pool_matrix = torch.zeros(len(self.pools), width, dtype=torch.long)
+        for c, pool in enumerate(self.pools):
+            self.pool_matrix[c, : pool.numel()] = pool
+        self.pool_pad = torch.arange(width)[None, :] >= self.pool_sizes[:, None]
         self.subjects: torch.Tensor | None = None
         if disjoint_subjects:
             subj = dataset.records["subject"]
@@ -138,37 +145,59 @@ class EpisodeSampler(torch.utils.data.Dataset):
         return self.episodes
 
     def index(self, i: int) -> EpisodeIndex:
-        """The indices of episode ``i`` (no image is touched)."""
+        """The indices of episode ``i`` (no image is touched).
+
+        The ways are a random subset of the usable classes; each way's images are
+        ordered by random keys drawn for all ways at once (padding sorts last), the
+        first K are its support and the next Q its query.
+        """
         g = episode_generator(self.seed, i)
         ways = self.usable[torch.randperm(self.usable.numel(), generator=g)[: self.n_way]]
-        support, query, q_labels = [], [], []
+        keys = torch.rand(self.n_way, self.pool_matrix.shape[1], generator=g).masked_fill_(self.pool_pad[ways], 2.0)
+        plain = not (self.allow_small or self.unbalanced or self.subjects is not None)
+        if plain:
+            order = keys.topk(self.k_shot + self.q_query, dim=1, largest=False).indices
+            picked = self.pool_matrix[ways].gather(1, order)  # [n_way, k_shot + q_query]
+            query = picked[:, self.k_shot :].reshape(-1)
+            q_labels = torch.arange(self.n_way).repeat_interleave(self.q_query)
+            support = picked[:, : self.k_shot].reshape(-1)
+        else:
+            support, query = self._draw_special(i, g, ways, self.pool_matrix[ways].gather(1, keys.argsort(dim=1)))
+            q_labels = torch.cat([torch.full((q.numel(),), w, dtype=torch.long) for w, q in enumerate(query)])
+            support, query = torch.cat(support), torch.cat(query)
+        return EpisodeIndex(
+            support=support,
+            query=query,
+            support_labels=torch.arange(self.n_way).repeat_interleave(self.k_shot),
+            query_labels=q_labels,
+            classes=self.class_ids[ways],
+        )
+
+    def _draw_special(
+        self, i: int, g: torch.Generator, ways: torch.Tensor, ordered: torch.Tensor
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Per-way support and query under allow_small, unbalanced or disjoint_subjects."""
+        q_sizes = (
+            torch.randint(1, self.q_query + 1, (self.n_way,), generator=g).tolist()
+            if self.unbalanced
+            else [self.q_query] * self.n_way
+        )
+        support, query = [], []
         for way, pool_id in enumerate(ways.tolist()):
-            pool = self.pools[pool_id]
-            order = pool[torch.randperm(pool.numel(), generator=g)]
-            q_size = self.q_query
-            if self.unbalanced:
-                q_size = int(torch.randint(1, self.q_query + 1, (1,), generator=g))
+            order = ordered[way, : int(self.pool_sizes[pool_id])]
             shots, rest = order[: self.k_shot], order[self.k_shot :]
             if self.subjects is not None:
                 rest = rest[~torch.isin(self.subjects[rest], self.subjects[shots])]
-            if rest.numel() < q_size and not self.allow_small:
+            if rest.numel() < q_sizes[way] and not self.allow_small:
                 raise EpisodeError(
                     f"episode {i}: class {self.class_names[pool_id]!r} has {rest.numel()} query candidates "
-                    f"after its support, fewer than q_query = {q_size}; allow small classes (allow_small)"
+                    f"after its support, fewer than q_query = {q_sizes[way]}; allow small classes (allow_small)"
                 )
             if rest.numel() == 0:
                 raise EpisodeError(f"episode {i}: class {self.class_names[pool_id]!r} has no image left for the query")
-            picked = rest[:q_size]
             support.append(shots)
-            query.append(picked)
-            q_labels.append(torch.full((picked.numel(),), way, dtype=torch.long))
-        return EpisodeIndex(
-            support=torch.cat(support),
-            query=torch.cat(query),
-            support_labels=torch.arange(self.n_way).repeat_interleave(self.k_shot),
-            query_labels=torch.cat(q_labels),
-            classes=self.class_ids[ways],
-        )
+            query.append(rest[: q_sizes[way]])
+        return support, query
 
     def __getitem__(self, i: int) -> Episode:
         if not 0 <= i < self.episodes:

@@ -6,8 +6,10 @@ and add it to the tuple in :func:`all_embedders` (:func:`all_methods`).
 
 Embedders: ``conv4`` (RelationNet/CRN encoder, pool after blocks 1-2: 84 -> 64x19x19),
 ``conv4-pool`` (ProtoNet Conv-4, pool after every block: 84 -> 64x5x5), ``resnet12``
-(84 -> 640x5x5). Methods: ``crn``, ``relation``, ``protonet``, ``matching``, ``cosine``,
-``maml``, ``anil``.
+(84 -> 640x5x5), and the FER papers' backbones: ``resnet18`` (224 -> 512x7x7), ``irse50``
+(IR-50, 112 -> 512x7x7), ``dan`` (DAN, 224 -> 512x1x1), ``dacl`` (DACL, 224 -> 512x7x7),
+``vtff`` (VTFF, 224 -> 768x1x1), ``transfer`` (TransFER, 112 -> 768x1x1).
+Methods: ``crn``, ``relation``, ``protonet``, ``matching``, ``cosine``, ``maml``, ``anil``.
 """
 
 from __future__ import annotations
@@ -23,9 +25,9 @@ from fsfer.errors import ConfigError, ModelError
 
 def all_embedders() -> dict[str, Callable[..., nn.Module]]:
     """Every embedder constructor by name."""
-    from fsfer.models.embedders import conv4, resnet12
+    from fsfer.models.embedders import conv4, dacl, dan, irse, resnet12, resnet18, transfer, vtff
 
-    modules = (conv4, resnet12)
+    modules = (conv4, resnet12, resnet18, irse, dan, dacl, vtff, transfer)
     return {name: ctor for module in modules for name, ctor in module.EMBEDDERS.items()}
 
 
