@@ -16,6 +16,7 @@ from typer._click import exceptions as click_exceptions
 from fsfer.cli import datasets as _datasets
 from fsfer.cli import episodes as _episodes
 from fsfer.cli import evaluate as _evaluate
+from fsfer.cli import models as _models
 from fsfer.cli import predict as _predict
 from fsfer.cli import synth as _synth
 from fsfer.cli import train as _train
@@ -31,6 +32,7 @@ app = typer.Typer(
 )
 app.add_typer(_datasets.app, name="datasets")
 app.add_typer(_episodes.app, name="episodes")
+app.add_typer(_models.app, name="models")
 app.command("synth", help=_synth.HELP)(_synth.synth)
 app.command("episode-train", help=_train.HELP)(_train.episode_train)
 app.command("evaluate", help=_evaluate.HELP)(_evaluate.evaluate)

@@ -39,3 +39,22 @@ def test_wrong_map_size_is_refused():
     module = RelationModule(4, (6, 6))
     with pytest.raises(ModelError, match="built for 4x6x6 maps.*4x7x7.*image_size"):
         module(torch.randn(2, 4, 7, 7), torch.randn(2, 4, 7, 7))
+
+
+def test_split_first_convolution_equals_convolving_every_concatenation() -> None:
+    """forward() convolves class and query maps once each; pair_scores() the concatenations: same scores."""
+    import torch
+
+    from fsfer.models.methods.relation_module import RelationModule
+
+    torch.manual_seed(0)
+    for size in (14, 5):  # unpadded and padded variants
+        module = RelationModule(8, (size, size)).train()
+        classes, queries = torch.randn(3, 8, size, size), torch.randn(4, 8, size, size)
+        pairs = torch.cat(
+            [classes.unsqueeze(0).expand(4, -1, -1, -1, -1), queries.unsqueeze(1).expand(-1, 3, -1, -1, -1)], dim=2
+        ).flatten(0, 1)
+        expected = module.pair_scores(pairs).view(4, 3)
+        assert torch.allclose(module(classes, queries), expected, atol=1e-5)
+        module.eval()
+        assert torch.allclose(module(classes, queries), module.pair_scores(pairs).view(4, 3), atol=1e-5)

@@ -3,7 +3,17 @@
 A class map and a query map, concatenated on channels, go through two
 [Conv3x3 -> BN -> ReLU -> MaxPool2] blocks and two fully connected layers to a relation
 score in ``[0, 1]``. With the paper's 64x14x14 maps the convolutions are unpadded and
-the flatten is 64x2x2 = 256. For maps smaller than 10x10 (too small for two unpadded
+the flatten is 64x2x2 = 256.
+
+The first convolution is linear in its input, so on a concatenation it splits:
+``conv([c; q]) = conv_c(c) + conv_q(q)`` with the weights divided along the input
+channels. :meth:`RelationModule.forward` therefore convolves each class map and each
+query map once and adds the results for every (query, class) pair, instead of
+convolving all ``n_query * n_way`` concatenations: the same numbers (up to float
+rounding) with about ``n_way * n_query / (n_way + n_query)`` times fewer multiply-adds
+in that layer, which dominates the method's cost.
+
+For maps smaller than 10x10 (too small for two unpadded
 conv + pool stages, e.g. ResNet-12's 5x5) the convolutions are padded by 1 and the pools
 round up, so that any map size >= 1 works; the FC input size is computed from the map
 size given at construction.
@@ -77,11 +87,12 @@ class RelationModule(nn.Module):
                     f"{'x'.join(map(str, maps.shape[1:]))}; build the method with the image_size of the episodes"
                 )
         n_way, n_query = class_maps.shape[0], query_maps.shape[0]
-        pairs = torch.cat(
-            [
-                class_maps.unsqueeze(0).expand(n_query, *class_maps.shape),
-                query_maps.unsqueeze(1).expand(n_query, n_way, *query_maps.shape[1:]),
-            ],
-            dim=2,
-        )  # [n_query, n_way, 2C, h, w]
-        return self.pair_scores(pairs.flatten(0, 1)).view(n_query, n_way)
+        conv, *rest = self.block1
+        weight_c, weight_q = conv.weight[:, : self.in_channels], conv.weight[:, self.in_channels :]
+        per_class = nn.functional.conv2d(class_maps, weight_c, None, conv.stride, conv.padding)  # [n_way, hidden, h', w']
+        per_query = nn.functional.conv2d(query_maps, weight_q, conv.bias, conv.stride, conv.padding)  # [n_query, ...]
+        pairs = (per_query.unsqueeze(1) + per_class.unsqueeze(0)).flatten(0, 1)  # [n_query * n_way, hidden, h', w']
+        for layer in rest:  # BN, ReLU, pool of the first block
+            pairs = layer(pairs)
+        out = self.block2(pairs).flatten(1)
+        return torch.sigmoid(self.fc2(torch.relu(self.fc1(out)))).view(n_query, n_way)
