@@ -112,3 +112,16 @@ def test_failure_midway_leaves_nothing_half_written(tmp_path: Path, monkeypatch:
     with pytest.raises(RuntimeError):
         run(["synth", str(out), "--subjects", "2", "--per-subject", "1", "--classes", "basic", "--size", "32"])
     assert list(tmp_path.iterdir()) == []
+
+
+def test_datasets_info_reads_the_written_folder_back(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    out = tmp_path / "synth"
+    assert run(["synth", str(out), "--domain", "lab", "--subjects", "3", "--per-subject", "2", "--size", "32",
+                "--classes", "basic"]) == 0
+    capsys.readouterr()
+    assert run(["datasets", "info", f"folder:{out}", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["images"] == 3 * 2 * 7 and info["subjects"] == 3
+    assert info["classes"] == {name: 6 for name in ("neutral", "happiness", "sadness", "surprise", "fear", "disgust", "anger")}
