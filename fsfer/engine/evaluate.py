@@ -3,8 +3,9 @@
 The interval is the field's convention, ``1.96 * std / sqrt(n)`` over episode
 accuracies (ProtoNet, RelationNet, MAML, CloserLook; LibFewShot). For methods whose
 head works on embeddings (:class:`~fsfer.models.methods.base.MetricMethod`), every
-image is embedded once and the episodes are replayed on the cached embeddings, so
-10,000 episodes cost about one pass over the test images.
+image is embedded once (and its episode-free query work, ``prepare_queries``, done
+once) and the episodes are replayed on the cached results, so 10,000 episodes cost
+about one pass over the test images plus the methods' light per-episode heads.
 """
 
 from __future__ import annotations
@@ -122,8 +123,9 @@ def evaluate(
         use_cache = cached and isinstance(method, MetricMethod)
         if use_cache:
             rows = torch.unique(torch.cat([torch.cat([e.support, e.query]) for e in episodes]))
-            with autocast() if autocast else nullcontext():
+            with torch.no_grad(), autocast() if autocast else nullcontext():
                 feats = embed_rows(method, dataset.images, rows, transform, device, batch_size)
+                prepared = torch.cat([method.prepare_queries(f) for f in feats.split(batch_size)]).float()
             where = torch.full((len(dataset),), -1, dtype=torch.long)
             where[rows] = torch.arange(rows.numel())
             where = where.to(device)
@@ -132,9 +134,9 @@ def evaluate(
             if use_cache:
                 with torch.no_grad():
                     s_feats = feats[where[index.support.to(device)]]
-                    q_feats = feats[where[index.query.to(device)]]
+                    q_prepared = prepared[where[index.query.to(device)]]
                     summary = method.summarise(s_feats, s_labels, int(index.classes.numel()))
-                    logits = method.score(summary, q_feats)
+                    logits = method.score_prepared(summary, q_prepared)
             else:
                 ep = gather(dataset.images, index, transform).to(device)
                 method.adapt(ep.support_images, ep.support_labels)

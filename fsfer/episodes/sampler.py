@@ -1,7 +1,7 @@
 """EpisodeSampler: seeded N-way K-shot Q-query tasks as index tensors into an ImageStore.
 
-Episode ``i`` depends only on ``(seed, i)``: its generator is seeded from
-``numpy.random.SeedSequence([seed, i])``, so episodes are the same with 0 or 8
+Episode ``i`` depends only on ``(seed, i)``: its generator is seeded with a
+splitmix64 hash of ``(seed, i)``, so episodes are the same with 0 or 8
 DataLoader workers, in any order, on any machine. Sampling touches no image; an
 episode's images are gathered with one tensor index (also on a GPU).
 """
@@ -35,10 +35,24 @@ class EpisodeIndex:
     classes: torch.Tensor
 
 
+_MASK64 = (1 << 64) - 1
+
+
+def episode_seed(seed: int, index: int) -> int:
+    """A 64-bit seed for episode ``index`` under ``seed``: splitmix64 (Steele et al., 2014) of both.
+
+    Plain integer arithmetic, so the same on every machine; neighbouring episodes get
+    unrelated seeds.
+    """
+    x = (int(seed) * 0x9E3779B97F4A7C15 + int(index) * 0xD1B54A32D192ED03 + 0x632BE59BD9B4E019) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
 def episode_generator(seed: int, index: int) -> torch.Generator:
     """The torch generator of episode ``index`` under ``seed`` (independent of any other episode)."""
-    state = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, int(index)]).generate_state(2, dtype=np.uint32)
-    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+    return torch.Generator().manual_seed(episode_seed(seed, index))
 
 
 def gather(images: torch.Tensor, index: EpisodeIndex, transform: Callable | None = None) -> Episode:
@@ -133,6 +147,8 @@ class EpisodeSampler(torch.utils.data.Dataset):
         for c, pool in enumerate(self.pools):
             self.pool_matrix[c, : pool.numel()] = pool
         self.pool_pad = torch.arange(width)[None, :] >= self.pool_sizes[:, None]
+        self.support_labels = torch.arange(self.n_way).repeat_interleave(self.k_shot)
+        self.plain_query_labels = torch.arange(self.n_way).repeat_interleave(self.q_query)
         self.subjects: torch.Tensor | None = None
         if disjoint_subjects:
             subj = dataset.records["subject"]
@@ -159,7 +175,7 @@ class EpisodeSampler(torch.utils.data.Dataset):
             order = keys.topk(self.k_shot + self.q_query, dim=1, largest=False).indices
             picked = self.pool_matrix[ways].gather(1, order)  # [n_way, k_shot + q_query]
             query = picked[:, self.k_shot :].reshape(-1)
-            q_labels = torch.arange(self.n_way).repeat_interleave(self.q_query)
+            q_labels = self.plain_query_labels
             support = picked[:, : self.k_shot].reshape(-1)
         else:
             support, query = self._draw_special(i, g, ways, self.pool_matrix[ways].gather(1, keys.argsort(dim=1)))
@@ -168,7 +184,7 @@ class EpisodeSampler(torch.utils.data.Dataset):
         return EpisodeIndex(
             support=support,
             query=query,
-            support_labels=torch.arange(self.n_way).repeat_interleave(self.k_shot),
+            support_labels=self.support_labels,
             query_labels=q_labels,
             classes=self.class_ids[ways],
         )

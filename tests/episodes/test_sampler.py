@@ -57,7 +57,10 @@ def test_same_seed_same_episodes_any_order_other_seed_differs() -> None:
 
 
 def test_generator_is_fixed_across_machines() -> None:
-    # SeedSequence and torch's CPU Mersenne Twister are platform independent: pin the numbers
+    # splitmix64 in Python integers and torch's CPU Mersenne Twister are platform independent: pin the numbers
+    from fsfer.episodes.sampler import episode_seed
+
+    assert (episode_seed(0, 0), episode_seed(3, 17)) == (7905728728188956330, 15823068339731935639)
     g = episode_generator(0, 0)
     first = torch.randperm(10, generator=g).tolist()
     assert first == torch.randperm(10, generator=episode_generator(0, 0)).tolist()
@@ -67,7 +70,7 @@ def test_generator_is_fixed_across_machines() -> None:
     assert idx.support.tolist() + idx.query.tolist() == EXPECTED_EPISODE_0
 
 
-EXPECTED_EPISODE_0 = [103, 53, 109, 44]  # frozen from a first run: must never change
+EXPECTED_EPISODE_0 = [78, 6, 60, 4]  # frozen from a first run: must never change
 
 
 @pytest.mark.parametrize("workers", [0, 2])

@@ -186,6 +186,18 @@ class MetricMethod(Method):
         """The method's own (weighted) losses."""
         raise NotImplementedError
 
+    def prepare_queries(self, query_features: torch.Tensor) -> torch.Tensor:
+        """Per-image work of :meth:`score` that does not depend on the episode (cached by evaluation).
+
+        Default: the features themselves. ``score_prepared(summary, prepare_queries(q))``
+        must equal ``score(summary, q)``.
+        """
+        return query_features
+
+    def score_prepared(self, summary: Any, prepared_queries: torch.Tensor) -> torch.Tensor:
+        """:meth:`score` on queries already passed through :meth:`prepare_queries`."""
+        return self.score(summary, prepared_queries)
+
     def episode_forward(self, episode: Episode) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         support_features = self.embedder(episode.support_images)
         query_features = self.embedder(episode.query_images)

@@ -33,6 +33,9 @@ class RelationNetwork(MetricMethod):
     Losses: ``relation`` (MSE against one-hot match labels).
     """
 
+    #: the logits are relation scores in [0, 1] already (``fsfer predict`` reports them as they are)
+    logits_are_scores = True
+
     def __init__(
         self, embedder: nn.Module, image_size: int | tuple[int, int] = 84, hidden: int = 64, fc_hidden: int = 8
     ) -> None:
@@ -51,6 +54,13 @@ class RelationNetwork(MetricMethod):
 
     def score(self, summary: torch.Tensor, query_features: torch.Tensor) -> torch.Tensor:
         return self.relation(summary, query_features)
+
+    def prepare_queries(self, query_features: torch.Tensor) -> torch.Tensor:
+        """The relation module's first-convolution share of each query map (per image, episode-free)."""
+        return self.relation.query_terms(query_features)
+
+    def score_prepared(self, summary: torch.Tensor, prepared_queries: torch.Tensor) -> torch.Tensor:
+        return self.relation.combine(self.relation.class_terms(summary), prepared_queries)
 
     def episode_losses(
         self, logits: torch.Tensor, query_labels: torch.Tensor, summary: torch.Tensor, query_features: torch.Tensor

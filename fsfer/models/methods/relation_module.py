@@ -86,13 +86,26 @@ class RelationModule(nn.Module):
                     f"relation module built for {expected[0]}x{expected[1]}x{expected[2]} maps got {what} maps "
                     f"{'x'.join(map(str, maps.shape[1:]))}; build the method with the image_size of the episodes"
                 )
-        n_way, n_query = class_maps.shape[0], query_maps.shape[0]
-        conv, *rest = self.block1
-        weight_c, weight_q = conv.weight[:, : self.in_channels], conv.weight[:, self.in_channels :]
-        per_class = nn.functional.conv2d(class_maps, weight_c, None, conv.stride, conv.padding)  # [n_way, hidden, h', w']
-        per_query = nn.functional.conv2d(query_maps, weight_q, conv.bias, conv.stride, conv.padding)  # [n_query, ...]
-        pairs = (per_query.unsqueeze(1) + per_class.unsqueeze(0)).flatten(0, 1)  # [n_query * n_way, hidden, h', w']
-        for layer in rest:  # BN, ReLU, pool of the first block
+        return self.combine(self.class_terms(class_maps), self.query_terms(query_maps))
+
+    def class_terms(self, class_maps: torch.Tensor) -> torch.Tensor:
+        """The first convolution's share of the class maps: ``[n_way, C, h, w] -> [n_way, hidden, h', w']``."""
+        conv = self.block1[0]
+        return nn.functional.conv2d(class_maps, conv.weight[:, : self.in_channels], None, conv.stride, conv.padding)
+
+    def query_terms(self, query_maps: torch.Tensor) -> torch.Tensor:
+        """The first convolution's share of the query maps: ``[n_query, C, h, w] -> [n_query, hidden, h', w']``.
+
+        It depends on nothing else in the episode, so an evaluation can compute it once per image.
+        """
+        conv = self.block1[0]
+        return nn.functional.conv2d(query_maps, conv.weight[:, self.in_channels :], conv.bias, conv.stride, conv.padding)
+
+    def combine(self, class_terms: torch.Tensor, query_terms: torch.Tensor) -> torch.Tensor:
+        """Scores ``[n_query, n_way]`` from the two shares: their pairwise sums go through the rest of the module."""
+        n_way, n_query = class_terms.shape[0], query_terms.shape[0]
+        pairs = (query_terms.unsqueeze(1) + class_terms.unsqueeze(0)).flatten(0, 1)  # [n_query * n_way, hidden, h', w']
+        for layer in list(self.block1)[1:]:  # BN, ReLU, pool of the first block
             pairs = layer(pairs)
         out = self.block2(pairs).flatten(1)
         return torch.sigmoid(self.fc2(torch.relu(self.fc1(out)))).view(n_query, n_way)
