@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _peers import easyfsl_sampler_shim  # noqa: E402
+from _peers import easyfsl_sampler_shim, median_rates  # noqa: E402
 from sampler_speed import sampler_rates  # noqa: E402
 
 from fsfer.engine.evaluate import evaluate  # noqa: E402
@@ -46,19 +46,24 @@ class PairScores(nn.Module):
         return self.relation.pair_scores(pairs)
 
 
-def train_rates(episodes: list, method_name: str, steps: int) -> dict[str, float]:
-    """Training episodes/s of fsfer's method and of easyfsl's RelationNetworks, same backbone and relation module."""
+def train_rates(episodes: list, method_name: str, steps: int, repeats: int = 3) -> dict[str, float]:
+    """Training episodes/s of fsfer's method and of easyfsl's RelationNetworks, same backbone and relation module.
+
+    easyfsl's RelationNetworks gets fsfer's relation module (``pair_scores`` on every
+    concatenated pair, as easyfsl does); fsfer's method uses its own forward. Rounds of
+    both are interleaved and the median is reported.
+    """
     from easyfsl.methods import RelationNetworks
 
     torch.manual_seed(0)
     ours = build_method(method_name, build_embedder("conv4"), image_size=64)
     theirs = RelationNetworks(build_embedder("conv4"), feature_dimension=64, relation_module=PairScores(ours.relation))
-    out = {}
+    steppers = {}
     for name, model in (("fsfer", ours), ("easyfsl", theirs)):
         opt = torch.optim.Adam(model.parameters(), lr=1e-3)
         model.train()
 
-        def step(ep) -> None:
+        def step(ep, name=name, model=model, opt=opt) -> None:
             if name == "fsfer":
                 _, losses = model(ep)
                 loss = sum(losses.values())
@@ -71,11 +76,8 @@ def train_rates(episodes: list, method_name: str, steps: int) -> dict[str, float
             opt.step()
 
         step(episodes[0])
-        t0 = time.perf_counter()
-        for i in range(steps):
-            step(episodes[i % len(episodes)])
-        out[name] = steps / (time.perf_counter() - t0)
-    return out
+        steppers[name] = step
+    return median_rates({name: (lambda i, f=f: f(episodes[i % len(episodes)])) for name, f in steppers.items()}, steps, repeats)
 
 
 def eval_rates(store, indices: list, method_name: str) -> dict[str, float]:
@@ -119,7 +121,7 @@ def main() -> None:
     store = from_tensors(images, torch.arange(n_classes).repeat_interleave(per_class), [f"c{i}" for i in range(n_classes)])
     sampler = EpisodeSampler(store, None, 5, 1, 15, seed=0, episodes=2000, transform=Normalise())
     train_eps = [sampler[i] for i in range(8)]
-    report["training"] = train_rates(train_eps, args.method, steps=5 if quick else 30)
+    report["training"] = train_rates(train_eps, args.method, steps=3 if quick else 10, repeats=1 if quick else 3)
     n_eval = 100 if quick else 1000
     report["evaluation"] = eval_rates(store, [sampler.index(i) for i in range(n_eval)], args.method)
     report["evaluation"]["episodes"] = n_eval

@@ -171,16 +171,4 @@ class DACL(nn.Module):
         return {"sparse_center": self.lambda_sc * loss}
 
 
-def dacl(
-    num_classes: int = 8,
-    lambda_sc: float = 0.01,
-    alpha: float = 0.5,
-    context_size: int = 7,
-    hidden: Sequence[int] = (3584, 512, 64),
-    weights: str = "",
-) -> DACL:
-    """The ``dacl`` embedder (see :class:`DACL`)."""
-    return DACL(num_classes, lambda_sc, alpha, context_size, hidden, weights)
-
-
-EMBEDDERS = {"dacl": dacl}
+EMBEDDERS = {"dacl": DACL}

@@ -268,15 +268,4 @@ class DANClassifier(nn.Module):
         return sum(p.numel() for n, p in self.named_parameters() if not n.startswith("embedder.affinity."))
 
 
-def dan(
-    num_heads: int = 4,
-    num_classes: int = 8,
-    affinity_weight: float = 1.0,
-    partition_weight: float = 1.0,
-    weights: str = "",
-) -> DAN:
-    """The ``dan`` embedder (see :class:`DAN`)."""
-    return DAN(num_heads, num_classes, affinity_weight, partition_weight, weights)
-
-
-EMBEDDERS = {"dan": dan}
+EMBEDDERS = {"dan": DAN}

@@ -155,19 +155,4 @@ class TransFERClassifier(nn.Module):
         return self.head(self.embedder(x).flatten(1))
 
 
-def transfer(
-    num_lanets: int = 2,
-    p1: float = 0.6,
-    p2: float = 0.3,
-    depth: int = 8,
-    num_heads: int = 8,
-    mlp_ratio: float = 3.0,
-    embed_dim: int = 768,
-    image_size: int = 112,
-    weights: str = "",
-) -> TransFER:
-    """The ``transfer`` embedder (see :class:`TransFER`)."""
-    return TransFER(num_lanets, p1, p2, depth, num_heads, mlp_ratio, embed_dim, image_size, weights)
-
-
-EMBEDDERS = {"transfer": transfer}
+EMBEDDERS = {"transfer": TransFER}

@@ -150,17 +150,4 @@ class VTFF(nn.Module):
         return self.encoder(tokens, grid)[:, :, None, None]
 
 
-def vtff(
-    depth: int = 8,
-    num_heads: int = 8,
-    mlp_ratio: float = 3.0,
-    embed_dim: int = 768,
-    reduction: int = 8,
-    image_size: int = 224,
-    weights: str = "",
-) -> VTFF:
-    """The ``vtff`` embedder (see :class:`VTFF`)."""
-    return VTFF(depth, num_heads, mlp_ratio, embed_dim, reduction, image_size, weights)
-
-
-EMBEDDERS = {"vtff": vtff}
+EMBEDDERS = {"vtff": VTFF}
