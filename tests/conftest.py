@@ -8,3 +8,12 @@ import pytest
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FSFER_CACHE", str(tmp_path_factory.mktemp("fsfer-cache")))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread() -> None:
+    """One intra-op thread: the tests' models are tiny, and on a loaded 2-core machine two
+    OpenMP threads can thrash (seen: a small index_add 10 us with one thread, 0.1 s with two)."""
+    import torch
+
+    torch.set_num_threads(1)
