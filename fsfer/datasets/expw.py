@@ -17,18 +17,11 @@ from typing import Any
 import pandas as pd
 
 from fsfer.datasets.base import Format, check_listed_images, make_records, require_dir, require_file
+from fsfer.datasets.fer2013 import FER2013_LABELS
 from fsfer.errors import DataError
 
-#: ExpW labels 0..6 -> canonical names.
-EXPW_LABELS: dict[int, str] = {
-    0: "anger",
-    1: "disgust",
-    2: "fear",
-    3: "happiness",
-    4: "sadness",
-    5: "surprise",
-    6: "neutral",
-}
+#: ExpW labels 0..6 -> canonical names: the same order as FER2013's.
+EXPW_LABELS: dict[int, str] = FER2013_LABELS
 LABEL_FILE = "label/label.lst"
 IMAGE_DIR = "image/origin"
 _FIELDS = (
