@@ -22,7 +22,7 @@ A part may also name ``sources`` (formats), ``splits`` (official splits) and
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 

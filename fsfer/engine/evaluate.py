@@ -125,7 +125,9 @@ def evaluate(
             rows = torch.unique(torch.cat([torch.cat([e.support, e.query]) for e in episodes]))
             with torch.no_grad(), autocast() if autocast else nullcontext():
                 feats = embed_rows(method, dataset.images, rows, transform, device, batch_size)
-                prepared = torch.cat([method.prepare_queries(f) for f in feats.split(batch_size)]).float()
+                prepared = feats  # most methods score the features themselves; no second copy for them
+                if type(method).prepare_queries is not MetricMethod.prepare_queries:
+                    prepared = torch.cat([method.prepare_queries(f) for f in feats.split(batch_size)]).float()
             where = torch.full((len(dataset),), -1, dtype=torch.long)
             where[rows] = torch.arange(rows.numel())
             where = where.to(device)

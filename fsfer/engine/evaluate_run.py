@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-import torch
 
 from fsfer.engine.build import resolve_device, resolve_protocol
 from fsfer.engine.config import config_from_dict
