@@ -8,7 +8,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from fsfer.datasets.spec import parse_spec, read_records
+from fsfer.datasets.spec import parse_spec, read_many
 from fsfer.errors import ConfigError
 from fsfer.protocols import PARTS, Protocol
 from fsfer.store import ImageStore, index_dataset, load_dataset
@@ -39,9 +39,7 @@ def protocol_records(protocol: Protocol, specs: Sequence[str] | None) -> tuple[p
         raise ConfigError(f"protocol {protocol.name} needs data: pass --data {need[0] if need else 'FORMAT'}:ROOT")
     parsed = [parse_spec(t) for t in texts]
     protocol.check_data([p.format for p in parsed])
-    tables = [read_records(p) for p in parsed]
-    records = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
-    records.attrs = {"format": "+".join(p.format for p in parsed), "root": ";".join(p.root for p in parsed)}
+    records = read_many(parsed)
     protocol.check_classes(records, " + ".join(str(p) for p in parsed))
     return records, [str(p) for p in parsed]
 

@@ -76,8 +76,6 @@ def show(
     image_size: Annotated[int, typer.Option("--image-size")] = 64,
 ) -> None:
     """Summarise an episode file; with --preview, draw one episode."""
-    import pandas as pd
-
     from fsfer.episodes.fixed import summarise_file
 
     summary = summarise_file(file)
@@ -90,12 +88,10 @@ def show(
         from fsfer.episodes.fixed import load_episodes
         from fsfer.episodes.preview import draw_episode
         from fsfer.errors import ConfigError
-        from fsfer.datasets import read_records
+        from fsfer.datasets.spec import read_many
         from fsfer.store import load_dataset
 
-        tables = [read_records(s) for s in (data or ["synth"])]
-        records = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
-        store = load_dataset(records, image_size, progress=True)
+        store = load_dataset(read_many(data or ["synth"]), image_size, progress=True)
         indices = load_episodes(file, store)
         if not 0 <= episode < len(indices):
             raise ConfigError(f"--episode {episode} is out of range 0..{len(indices) - 1}")

@@ -90,3 +90,12 @@ def read_records(spec: str | DataSpec) -> pd.DataFrame:
     records = fmt.read(parsed.root, **reader_options(parsed, fmt.read))
     records.attrs["spec"] = str(parsed)
     return records
+
+
+def read_many(specs: list[str | DataSpec]) -> pd.DataFrame:
+    """The Records of several data specs as one table (``attrs``: formats joined by ``+``, roots by ``;``)."""
+    parsed = [parse_spec(t) for t in specs]
+    tables = [read_records(p) for p in parsed]
+    records = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
+    records.attrs = {"format": "+".join(p.format for p in parsed), "root": ";".join(p.root for p in parsed)}
+    return records
