@@ -1,7 +1,9 @@
 """Episodes per second of fsfer's sampler against learn2learn and easyfsl, in one run.
 
 5-way 5-shot 15-query at 84x84 from an in-memory dataset of 15,000 images
-(100 classes x 150), every library over the same uint8 tensors. Prints ratios and
+(100 classes x 150), every library over the same uint8 tensor: the store's images
+after ``ImageStore.in_memory()`` (huge pages where Linux allows). fsfer is also timed
+over the plain tensor (4 KB pages) and drawing indices only. Prints ratios and
 writes ``benchmarks/results/sampler_speed.json``.
 
     .venv/bin/python benchmarks/sampler_speed.py [--episodes 300]
@@ -10,7 +12,9 @@ writes ``benchmarks/results/sampler_speed.json``.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -22,11 +26,19 @@ from _peers import TensorFewShotDataset, easyfsl_sampler_shim, median_rates  # n
 
 from fsfer.episodes import EpisodeSampler  # noqa: E402
 from fsfer.episodes.l2l import import_learn2learn  # noqa: E402
+from fsfer.hugepages import hugepages_supported  # noqa: E402
 from fsfer.store import from_tensors  # noqa: E402
 
 
-def sampler_rates(episodes: int = 300, repeats: int = 5, classes: int = 100, per_class: int = 150, size: int = 84) -> dict[str, float]:
-    """Median episodes/s of fsfer, learn2learn and easyfsl over the same uint8 tensors, and their ratios."""
+def sampler_rates(
+    episodes: int = 300, repeats: int = 5, classes: int = 100, per_class: int = 150, size: int = 84, freeze_gc: bool = False
+) -> dict[str, float]:
+    """Median episodes/s of fsfer, learn2learn and easyfsl over the same uint8 tensors, and their ratios.
+
+    ``freeze_gc`` calls ``gc.freeze()`` before timing, so that the garbage collector never
+    walks the objects alive by then: learn2learn and easyfsl make many small Python
+    objects per episode, and their rates depend on how often a full collection runs.
+    """
     torch.manual_seed(0)
     n = classes * per_class
     images = torch.randint(0, 256, (n, 3, size, size), dtype=torch.uint8)
@@ -34,8 +46,11 @@ def sampler_rates(episodes: int = 300, repeats: int = 5, classes: int = 100, per
     way, shot, query = 5, 5, 15
     results: dict[str, float] = {}
 
-    store = from_tensors(images, labels, [f"c{i}" for i in range(classes)])
+    plain_store = from_tensors(images, labels, [f"c{i}" for i in range(classes)])
+    store = plain_store.in_memory()
+    images = store.images  # every contender reads this tensor
     sampler = EpisodeSampler(store, None, way, shot, query, seed=0, episodes=10**9)
+    plain_sampler = EpisodeSampler(plain_store, None, way, shot, query, seed=0, episodes=10**9)
 
     l2l = import_learn2learn()
     t0 = time.perf_counter()
@@ -59,20 +74,30 @@ def sampler_rates(episodes: int = 300, repeats: int = 5, classes: int = 100, per
     task_sampler = TaskSampler(dataset, n_way=way, n_shot=shot, n_query=query, n_tasks=10**9)
     loader = torch.utils.data.DataLoader(dataset, batch_sampler=task_sampler, num_workers=0, collate_fn=task_sampler.episodic_collate_fn)
     it = iter(loader)
+    episodes_iter, plain_iter = iter(sampler), iter(plain_sampler)
     offset = [0]
-
-    def fsfer_episode(i: int) -> object:
-        offset[0] += 1
-        return sampler[offset[0]]
 
     def fsfer_index(i: int) -> object:
         offset[0] += 1
         return sampler.index(offset[0])
 
-    results.update(median_rates(
-        {"fsfer": fsfer_episode, "learn2learn": lambda i: tasks.sample(), "easyfsl": lambda i: next(it), "fsfer_indices_only": fsfer_index},
-        episodes, repeats=repeats,
-    ))
+    if freeze_gc:
+        gc.collect()
+        gc.freeze()
+    try:
+        results.update(median_rates(
+            {
+                "fsfer": lambda i: next(episodes_iter),
+                "learn2learn": lambda i: tasks.sample(),
+                "easyfsl": lambda i: next(it),
+                "fsfer_plain_pages": lambda i: next(plain_iter),
+                "fsfer_indices_only": fsfer_index,
+            },
+            episodes, repeats=repeats,
+        ))
+    finally:
+        if freeze_gc:
+            gc.unfreeze()
     results["fsfer_vs_learn2learn"] = results["fsfer"] / results["learn2learn"]
     results["fsfer_vs_easyfsl"] = results["fsfer"] / results["easyfsl"]
     return results
@@ -82,14 +107,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=300, help="episodes per timed round")
     parser.add_argument("--repeats", type=int, default=5, help="rounds; the median is reported")
+    parser.add_argument("--freeze-gc", action="store_true", help="gc.freeze() before timing (see sampler_rates)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "sampler_speed.json")
     args = parser.parse_args()
-    results = sampler_rates(args.episodes, args.repeats)
-    setting = {"n_way": 5, "k_shot": 5, "q_query": 15, "image_size": 84, "images": 15000, "episodes": args.episodes, "torch_threads": torch.get_num_threads()}
-    for key in ("fsfer", "learn2learn", "easyfsl", "fsfer_indices_only"):
+    results = sampler_rates(args.episodes, args.repeats, freeze_gc=args.freeze_gc)
+    setting = {
+        "n_way": 5, "k_shot": 5, "q_query": 15, "image_size": 84, "images": 15000, "episodes": args.episodes,
+        "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
+        "hugepages": hugepages_supported(), "gc_frozen": args.freeze_gc,
+    }
+    for key in ("fsfer", "learn2learn", "easyfsl", "fsfer_plain_pages", "fsfer_indices_only"):
         print(f"{key:18s} {results[key]:9.1f} episodes/s")
     print(f"fsfer / learn2learn = {results['fsfer_vs_learn2learn']:.1f}x (target >= 20x)")
     print(f"fsfer / easyfsl     = {results['fsfer_vs_easyfsl']:.1f}x (target >= 5x)")
+    print(f"(fsfer over the tensor without huge pages: {results['fsfer_plain_pages'] / results['learn2learn']:.1f}x learn2learn, "
+          f"{results['fsfer_plain_pages'] / results['easyfsl']:.1f}x easyfsl)")
     print(f"(indices only, no image copied: {results['fsfer_indices_only'] / results['learn2learn']:.1f}x learn2learn, "
           f"{results['fsfer_indices_only'] / results['easyfsl']:.1f}x easyfsl)")
     print(f"learn2learn MetaDataset bookkeeping: {results['learn2learn_bookkeeping_s']:.2f} s (fsfer: from labels, ~0)")

@@ -122,3 +122,15 @@ def test_from_tensors_and_select() -> None:
         from_tensors(torch.zeros(2, 1, 4, 4), [0, 0], ["x"])
     with pytest.raises(ConfigError, match="0..0"):
         from_tensors(torch.zeros(1, 3, 4, 4), [1], ["x"])
+
+
+@pytest.mark.parametrize("hugepages", [True, False])
+def test_in_memory_copies_the_images_out_of_the_cache(tmp_path: Path, hugepages: bool) -> None:
+    records = _records(tmp_path)
+    load_dataset(records, 16, cache_dir=tmp_path / "cache")
+    cached = load_dataset(records, 16, cache_dir=tmp_path / "cache")  # memory-mapped from the .npy cache
+    resident = cached.in_memory(hugepages=hugepages)
+    assert torch.equal(resident.images, cached.images) and resident.images.is_contiguous()
+    assert resident.images.data_ptr() != cached.images.data_ptr() and resident.classes == cached.classes
+    resident.images.zero_()  # a private copy: the cached store is untouched
+    assert int(cached.images.max()) > 0

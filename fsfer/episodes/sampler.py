@@ -1,9 +1,10 @@
 """EpisodeSampler: seeded N-way K-shot Q-query tasks as index tensors into an ImageStore.
 
-Episode ``i`` depends only on ``(seed, i)``: its generator is seeded with a
-splitmix64 hash of ``(seed, i)``, so episodes are the same with 0 or 8
-DataLoader workers, in any order, on any machine. Sampling touches no image; an
-episode's images are gathered with one tensor index (also on a GPU).
+Episode ``i`` depends only on ``(seed, i)``: its random numbers are counter-based
+(:mod:`fsfer.episodes.counter_rng`), so episodes are the same with 0 or 8 DataLoader
+workers, in any order, on any machine, and a block of episodes is drawn with a few
+vectorised numpy operations. Sampling touches no image; an episode's images are
+gathered with one tensor index (also on a GPU).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
+from fsfer.episodes.counter_rng import STREAM_SHIFT, counters, episode_keys, episode_seed, random_bits, uniforms
 from fsfer.episodes.episode import Episode
 from fsfer.errors import EpisodeError
 
@@ -35,23 +37,33 @@ class EpisodeIndex:
     classes: torch.Tensor
 
 
-_MASK64 = (1 << 64) - 1
+#: pools of at least ``DRAWN_POOL * (k_shot + q_query)`` images are drawn in O(K + Q), not O(pool)
+DRAWN_POOL = 4
+#: episodes drawn together (one vectorised draw, cached for ``index``/``__getitem__``)
+BLOCK = 64
+# counter streams (see counter_rng): way keys, image keys per way slot, draws per way slot, query sizes
+STREAM_WAYS, STREAM_KEYS, STREAM_DRAWS, STREAM_QUERY_SIZES = 0, 1, 1 << 16, 1 << 17
 
 
-def episode_seed(seed: int, index: int) -> int:
-    """A 64-bit seed for episode ``index`` under ``seed``: splitmix64 (Steele et al., 2014) of both.
+def _smallest(bits: np.ndarray, m: int, sizes: np.ndarray | None = None) -> np.ndarray:
+    """Column indices of the ``m`` smallest random keys of each row, smallest first.
 
-    Plain integer arithmetic, so the same on every machine; neighbouring episodes get
-    unrelated seeds.
+    ``bits`` uint64 ``[R, W]`` random keys; columns at or past a row's ``sizes`` ``[R]``
+    are never chosen -> int64 ``[R, m]``. Each key's low bits are replaced by its column
+    index, so one numpy sort of plain integers (SIMD-fast, ties impossible) yields both
+    the order and the columns; at least 40 random bits remain for widths up to 2**24.
     """
-    x = (int(seed) * 0x9E3779B97F4A7C15 + int(index) * 0xD1B54A32D192ED03 + 0x632BE59BD9B4E019) & _MASK64
-    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
-    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
-    return x ^ (x >> 31)
+    width = bits.shape[1]
+    shift = np.uint64(max(1, (width - 1).bit_length()))
+    packed = ((bits >> shift) << shift) | np.arange(width, dtype=np.uint64)
+    if sizes is not None:
+        packed[np.arange(width)[None, :] >= sizes[:, None]] = np.iinfo(np.uint64).max
+    chosen = np.sort(packed, axis=1)[:, :m] if m < width else np.sort(packed, axis=1)
+    return (chosen & ((np.uint64(1) << shift) - np.uint64(1))).astype(np.int64)
 
 
 def episode_generator(seed: int, index: int) -> torch.Generator:
-    """The torch generator of episode ``index`` under ``seed`` (independent of any other episode)."""
+    """A torch generator for episode ``index`` under ``seed`` (for per-episode augmentation)."""
     return torch.Generator().manual_seed(episode_seed(seed, index))
 
 
@@ -139,16 +151,20 @@ class EpisodeSampler(torch.utils.data.Dataset):
                 f"class {wanted[i]!r} has {sizes[i]} images, fewer than k_shot + 1 = {need}, "
                 f"leaving {len(usable)} usable classes for {self.n_way}-way episodes"
             )
-        self.usable = torch.tensor(usable, dtype=torch.long)
-        # pools as one padded matrix, so one batched draw permutes every way of an episode
-        self.pool_sizes = torch.tensor(sizes, dtype=torch.long)
+        self.usable = np.asarray(usable, dtype=np.int64)
+        # pools as one padded matrix, so a block of episodes is drawn with array operations
+        self.pool_sizes = np.asarray(sizes, dtype=np.int64)
         width = max(sizes) if sizes else 0
-        self.pool_matrix = torch.zeros(len(self.pools), width, dtype=torch.long)
+        self.pool_matrix = np.zeros((len(self.pools), width), dtype=np.int64)
         for c, pool in enumerate(self.pools):
-            self.pool_matrix[c, : pool.numel()] = pool
-        self.pool_pad = torch.arange(width)[None, :] >= self.pool_sizes[:, None]
+            self.pool_matrix[c, : pool.numel()] = pool.numpy()
+        self._class_ids = self.class_ids.numpy()
         self.support_labels = torch.arange(self.n_way).repeat_interleave(self.k_shot)
         self.plain_query_labels = torch.arange(self.n_way).repeat_interleave(self.q_query)
+        # allow_small alone changes nothing while every class has K + Q images: the fast path then serves
+        self._plain = not (unbalanced or disjoint_subjects) and min(sizes[i] for i in usable) >= self.k_shot + self.q_query
+        self._block_cache: tuple[int, tuple[torch.Tensor, torch.Tensor]] | None = None
+        self._labels_cache: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
         self.subjects: torch.Tensor | None = None
         if disjoint_subjects:
             subj = dataset.records["subject"]
@@ -160,47 +176,132 @@ class EpisodeSampler(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return self.episodes
 
+    # -- drawing ---------------------------------------------------------------------------
+
+    def _ways(self, keys: np.ndarray) -> np.ndarray:
+        """Pool ids of each episode's ways, in random order: the n_way smallest of one key per usable class.
+
+        ``keys`` uint64 ``[B]`` -> int64 ``[B, n_way]``.
+        """
+        return self.usable[_smallest(random_bits(keys[:, None], counters(STREAM_WAYS, self.usable.size)), self.n_way)]
+
+    @staticmethod
+    def _by_keys(keys: np.ndarray, slots: np.ndarray, sizes: np.ndarray, m: int) -> np.ndarray:
+        """The first ``m`` positions of a random order of each pool: one key per image, smallest first.
+
+        ``keys`` uint64 ``[R]`` (each row's episode key), ``slots`` ``[R]`` (way slot),
+        ``sizes`` ``[R]`` (pool size, at least ``m``) -> int64 ``[R, m]`` positions in the pools.
+        """
+        width = int(sizes.max())
+        streams = (np.uint64(STREAM_KEYS) + slots.astype(np.uint64)) << np.uint64(STREAM_SHIFT)
+        bits = random_bits(keys[:, None], streams[:, None] + np.arange(width, dtype=np.uint64))
+        return _smallest(bits, m, sizes if (sizes < width).any() else None)
+
+    @classmethod
+    def _by_draws(cls, keys: np.ndarray, slots: np.ndarray, sizes: np.ndarray, m: int) -> np.ndarray:
+        """Like :meth:`_by_keys` in O(K + Q) rather than O(pool): draw with replacement, keep first sightings.
+
+        Each row draws ``2m + 16`` positions uniformly and keeps the first ``m`` distinct
+        ones in drawing order, which is sampling without replacement. Two sorts of
+        packed integers do it: (position, draw number) finds each position's first
+        sighting, then the draw numbers of first sightings put them back in drawing
+        order. A row that saw fewer than ``m`` distinct positions (rare for pools of at
+        least ``4m``) falls back to :meth:`_by_keys`; both depend only on the row's key.
+        """
+        draws = 2 * m + 16
+        shift = np.uint64((draws - 1).bit_length())
+        streams = (np.uint64(STREAM_DRAWS) + slots.astype(np.uint64)) << np.uint64(STREAM_SHIFT)
+        u = uniforms(keys[:, None], streams[:, None] + np.arange(draws, dtype=np.uint64))
+        drawn = (u * sizes[:, None]).astype(np.uint64)  # [R, draws], each in 0..size-1
+        ranked = np.sort((drawn << shift) | np.arange(draws, dtype=np.uint64), axis=1)
+        first = np.ones(ranked.shape, dtype=bool)
+        first[:, 1:] = (ranked[:, 1:] >> shift) != (ranked[:, :-1] >> shift)
+        when = np.where(first, ranked & ((np.uint64(1) << shift) - np.uint64(1)), np.uint64(draws))
+        when = np.sort(when, axis=1)[:, :m].astype(np.int64)  # draw numbers of the first m first sightings
+        ok = when[:, -1] < draws
+        out = np.take_along_axis(drawn, np.minimum(when, draws - 1), axis=1).astype(np.int64)
+        if not ok.all():
+            out[~ok] = cls._by_keys(keys[~ok], slots[~ok], sizes[~ok], m)
+        return out
+
+    def _positions(self, keys: np.ndarray, ways: np.ndarray, m: int) -> np.ndarray:
+        """The first ``m`` positions of a random order of each way's pool.
+
+        ``keys`` ``[B]``, ``ways`` ``[B, n_way]`` pool ids -> int64 ``[B, n_way, m]``.
+        """
+        sizes = self.pool_sizes[ways]
+        out = np.empty(ways.shape + (m,), dtype=np.int64)
+        large = sizes >= DRAWN_POOL * m
+        slots = np.broadcast_to(np.arange(ways.shape[1]), ways.shape)
+        for mask, draw in ((~large, self._by_keys), (large, self._by_draws)):
+            if mask.any():
+                b, w = np.nonzero(mask)
+                out[b, w] = draw(keys[b], slots[b, w], sizes[b, w], m)
+        return out
+
+    def _block(self, block: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Rows and classes of the plain episodes ``block * BLOCK ..``: ``[BLOCK, n_way * (k_shot + q_query)]``
+        (all supports then all queries, class-major) and ``[BLOCK, n_way]`` global class ids.
+        """
+        cached = self._block_cache
+        if cached is not None and cached[0] == block:
+            return cached[1]
+        keys = episode_keys(self.seed, np.arange(block * BLOCK, (block + 1) * BLOCK))
+        ways = self._ways(keys)
+        rows = np.take_along_axis(self.pool_matrix[ways], self._positions(keys, ways, self.k_shot + self.q_query), axis=2)
+        both = np.concatenate([rows[:, :, : self.k_shot].reshape(BLOCK, -1), rows[:, :, self.k_shot :].reshape(BLOCK, -1)], axis=1)
+        result = (torch.from_numpy(both), torch.from_numpy(self._class_ids[ways]))
+        self._block_cache = (block, result)
+        return result
+
     def index(self, i: int) -> EpisodeIndex:
         """The indices of episode ``i`` (no image is touched).
 
-        The ways are a random subset of the usable classes; each way's images are
-        ordered by random keys drawn for all ways at once (padding sorts last), the
-        first K are its support and the next Q its query.
+        The ways are the ``n_way`` usable classes with the smallest keys, in key order;
+        each way's images are ordered by their keys, the first K are its support and the
+        next Q its query. Every key is a counter-based number of ``(seed, i)``.
         """
-        g = episode_generator(self.seed, i)
-        ways = self.usable[torch.randperm(self.usable.numel(), generator=g)[: self.n_way]]
-        keys = torch.rand(self.n_way, self.pool_matrix.shape[1], generator=g).masked_fill_(self.pool_pad[ways], 2.0)
-        plain = not (self.allow_small or self.unbalanced or self.subjects is not None)
-        if plain:
-            order = keys.topk(self.k_shot + self.q_query, dim=1, largest=False).indices
-            picked = self.pool_matrix[ways].gather(1, order)  # [n_way, k_shot + q_query]
-            query = picked[:, self.k_shot :].reshape(-1)
-            q_labels = self.plain_query_labels
-            support = picked[:, : self.k_shot].reshape(-1)
-        else:
-            support, query = self._draw_special(i, g, ways, self.pool_matrix[ways].gather(1, keys.argsort(dim=1)))
-            q_labels = torch.cat([torch.full((q.numel(),), w, dtype=torch.long) for w, q in enumerate(query)])
-            support, query = torch.cat(support), torch.cat(query)
+        if self._plain:
+            both, classes = self._block(i // BLOCK)
+            row, n_support = both[i % BLOCK], self.n_way * self.k_shot
+            return EpisodeIndex(
+                support=row[:n_support],
+                query=row[n_support:],
+                support_labels=self.support_labels,
+                query_labels=self.plain_query_labels,
+                classes=classes[i % BLOCK],
+            )
+        keys = episode_keys(self.seed, np.array([i]))
+        ways = self._ways(keys)[0]
+        support, query = self._draw_special(i, keys, ways)
+        q_labels = torch.cat([torch.full((q.numel(),), w, dtype=torch.long) for w, q in enumerate(query)])
         return EpisodeIndex(
-            support=support,
-            query=query,
+            support=torch.cat(support),
+            query=torch.cat(query),
             support_labels=self.support_labels,
             query_labels=q_labels,
-            classes=self.class_ids[ways],
+            classes=torch.from_numpy(self._class_ids[ways]),
         )
 
-    def _draw_special(
-        self, i: int, g: torch.Generator, ways: torch.Tensor, ordered: torch.Tensor
-    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    def _draw_special(self, i: int, keys: np.ndarray, ways: np.ndarray) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
         """Per-way support and query under allow_small, unbalanced or disjoint_subjects."""
-        q_sizes = (
-            torch.randint(1, self.q_query + 1, (self.n_way,), generator=g).tolist()
-            if self.unbalanced
-            else [self.q_query] * self.n_way
-        )
+        if self.unbalanced:
+            u = uniforms(keys[:, None], counters(STREAM_QUERY_SIZES, self.n_way))[0]
+            q_sizes = (1 + (u * self.q_query).astype(np.int64)).tolist()
+        else:
+            q_sizes = [self.q_query] * self.n_way
         support, query = [], []
+        m = self.k_shot + self.q_query
         for way, pool_id in enumerate(ways.tolist()):
-            order = ordered[way, : int(self.pool_sizes[pool_id])]
+            size = int(self.pool_sizes[pool_id])
+            slot, size_ = np.array([way]), np.array([size])
+            if self.subjects is not None:  # the whole pool in random order: some may be filtered out
+                positions = self._by_keys(keys, slot, size_, size)[0]
+            elif size >= DRAWN_POOL * m:  # as the plain draw, so that these options alone change no episode
+                positions = self._by_draws(keys, slot, size_, m)[0]
+            else:
+                positions = self._by_keys(keys, slot, size_, min(m, size))[0]
+            order = torch.from_numpy(self.pool_matrix[pool_id, positions])
             shots, rest = order[: self.k_shot], order[self.k_shot :]
             if self.subjects is not None:
                 rest = rest[~torch.isin(self.subjects[rest], self.subjects[shots])]
@@ -215,11 +316,43 @@ class EpisodeSampler(torch.utils.data.Dataset):
             query.append(rest[: q_sizes[way]])
         return support, query
 
+    # -- gathering -------------------------------------------------------------------------
+
+    def _labels_on(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """The plain support and query labels on ``device`` (moved once)."""
+        if device not in self._labels_cache:
+            self._labels_cache[device] = (self.support_labels.to(device), self.plain_query_labels.to(device))
+        return self._labels_cache[device]
+
+    def _plain_episodes(self, start: int, stop: int) -> Iterator[Episode]:
+        """Plain episodes ``start..stop-1``: per block, the rows move to the store's device once;
+        per episode, one ``index_select`` gathers support and query together.
+        """
+        images = self.dataset.images
+        device = images.device
+        support_labels, query_labels = self._labels_on(device)
+        n_support = self.n_way * self.k_shot
+        i = start
+        while i < stop:
+            block = i // BLOCK
+            both, classes = (t.to(device).unbind(0) for t in self._block(block))
+            for r in range(i - block * BLOCK, min(BLOCK, stop - block * BLOCK)):
+                picked = images.index_select(0, both[r])
+                if self.transform is not None:
+                    picked = self.transform(picked)
+                yield Episode(picked[:n_support], support_labels, picked[n_support:], query_labels, classes[r])
+            i = (block + 1) * BLOCK
+
     def __getitem__(self, i: int) -> Episode:
         if not 0 <= i < self.episodes:
             raise IndexError(f"episode {i} out of range 0..{self.episodes - 1}")
+        if self._plain:
+            return next(self._plain_episodes(i, i + 1))
         return gather(self.dataset.images, self.index(i), self.transform)
 
     def __iter__(self) -> Iterator[Episode]:
+        if self._plain:
+            yield from self._plain_episodes(0, self.episodes)
+            return
         for i in range(self.episodes):
             yield self[i]

@@ -57,7 +57,7 @@ def test_same_seed_same_episodes_any_order_other_seed_differs() -> None:
 
 
 def test_generator_is_fixed_across_machines() -> None:
-    # splitmix64 in Python integers and torch's CPU Mersenne Twister are platform independent: pin the numbers
+    # splitmix64 in 64-bit integers and torch's CPU Mersenne Twister are platform independent: pin the numbers
     from fsfer.episodes.sampler import episode_seed
 
     assert (episode_seed(0, 0), episode_seed(3, 17)) == (7905728728188956330, 15823068339731935639)
@@ -66,11 +66,61 @@ def test_generator_is_fixed_across_machines() -> None:
     assert first == torch.randperm(10, generator=episode_generator(0, 0)).tolist()
     assert first != torch.randperm(10, generator=episode_generator(0, 1)).tolist()
     store = _store()
+    # pools of 20 >= 4 * (1 + 1): drawn with replacement, first sightings kept
     idx = EpisodeSampler(store, None, 2, 1, 1, seed=0).index(0)
-    assert idx.support.tolist() + idx.query.tolist() == EXPECTED_EPISODE_0
+    assert (idx.support.tolist(), idx.query.tolist(), idx.classes.tolist()) == EXPECTED_DRAWN
+    # pools of 20 < 4 * (2 + 4): one key per image, smallest first
+    idx = EpisodeSampler(store, None, 3, 2, 4, seed=0).index(0)
+    assert (idx.support.tolist(), idx.query.tolist(), idx.classes.tolist()) == EXPECTED_KEYED
 
 
-EXPECTED_EPISODE_0 = [78, 6, 60, 4]  # frozen from a first run: must never change
+# frozen from a first run of the counter-based sampler (fsfer 0.2): must never change
+EXPECTED_DRAWN = ([72, 104], [64, 107], [3, 5])
+EXPECTED_KEYED = ([62, 72, 114, 104, 0, 16], [65, 75, 79, 63, 108, 117, 118, 107, 1, 3, 2, 10], [3, 5, 0])
+
+
+@pytest.mark.parametrize("block", [1, 7, 64])
+def test_an_episode_does_not_depend_on_the_block_that_draws_it(block: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fsfer.episodes.sampler as sampler_module
+
+    store = _store(per_class=(20, 60, 200, 20, 90))  # both the keyed and the drawn pools
+    reference = EpisodeSampler(store, None, 3, 2, 3, seed=5, episodes=70)
+    want = [(reference.index(i).support.tolist(), reference.index(i).query.tolist()) for i in range(70)]
+    monkeypatch.setattr(sampler_module, "BLOCK", block)
+    other = EpisodeSampler(store, None, 3, 2, 3, seed=5, episodes=70)
+    assert [(other.index(i).support.tolist(), other.index(i).query.tolist()) for i in reversed(range(70))][::-1] == want
+    assert [(_rows(e.support_images), _rows(e.query_images)) for e in other] == want
+
+
+def test_allow_small_and_unbalanced_keep_the_plain_draw_when_classes_are_big_enough() -> None:
+    store = _store(per_class=(20, 60, 200, 20, 90))
+    plain = EpisodeSampler(store, None, 3, 2, 4, seed=2, episodes=40)
+    allowed = EpisodeSampler(store, None, 3, 2, 4, seed=2, episodes=40, allow_small=True)
+    unbalanced = EpisodeSampler(store, None, 3, 2, 4, seed=2, episodes=40, unbalanced=True)
+    for i in range(40):
+        a, b, u = plain.index(i), allowed.index(i), unbalanced.index(i)
+        assert torch.equal(a.support, b.support) and torch.equal(a.query, b.query)
+        assert torch.equal(a.support, u.support) and torch.equal(a.classes, u.classes)
+        for way in range(3):  # each way's unbalanced query is a prefix of its plain query
+            q = u.query[u.query_labels == way]
+            assert torch.equal(q, a.query[a.query_labels == way][: q.numel()])
+
+
+@pytest.mark.parametrize(("k_shot", "q_query"), [(1, 1), (2, 4)])  # drawn pools, keyed pools
+def test_ways_and_images_are_drawn_uniformly(k_shot: int, q_query: int) -> None:
+    # 6 classes of 20: over 3,000 episodes every class is a way 1/2 of the time and every image
+    # of a class is in its episode's support k_shot/20 of the times the class is drawn
+    store = _store()
+    sampler = EpisodeSampler(store, None, 3, k_shot, q_query, seed=11, episodes=3000)
+    ways = torch.zeros(6)
+    shots = torch.zeros(120)
+    for i in range(3000):
+        idx = sampler.index(i)
+        ways[idx.classes] += 1
+        shots[idx.support] += 1
+    assert torch.allclose(ways / 3000, torch.full((6,), 0.5), atol=0.04)
+    per_image = shots.view(6, 20) / ways[:, None]
+    assert torch.allclose(per_image, torch.full((6, 20), k_shot / 20), atol=0.03)
 
 
 @pytest.mark.parametrize("workers", [0, 2])
