@@ -41,17 +41,27 @@ class TensorFewShotDataset(torch.utils.data.Dataset):
         return self._labels
 
 
-def rate(fn: Callable[[int], object], n: int, warmup: int = 3) -> float:
-    """Calls per second of ``fn(i)`` over ``n`` calls, after ``warmup`` calls."""
+def rate(fn: Callable[[int], object], n: int, warmup: int = 3, sync: Callable[[], None] | None = None) -> float:
+    """Calls per second of ``fn(i)`` over ``n`` calls, after ``warmup`` calls.
+
+    ``sync`` (e.g. ``torch.cuda.synchronize``) runs before the clock starts and stops,
+    so that queued GPU work is counted.
+    """
     for i in range(warmup):
         fn(i)
+    if sync is not None:
+        sync()
     start = time.perf_counter()
     for i in range(n):
         fn(i)
+    if sync is not None:
+        sync()
     return n / (time.perf_counter() - start)
 
 
-def median_rates(fns: dict[str, Callable[[int], object]], n: int, repeats: int = 5) -> dict[str, float]:
+def median_rates(
+    fns: dict[str, Callable[[int], object]], n: int, repeats: int = 5, sync: Callable[[], None] | None = None
+) -> dict[str, float]:
     """Median calls/s of each function over ``repeats`` rounds, the functions interleaved in each round.
 
     Interleaving spreads any load from other processes over every contender alike.
@@ -59,5 +69,5 @@ def median_rates(fns: dict[str, Callable[[int], object]], n: int, repeats: int =
     runs: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            runs[name].append(rate(fn, n))
+            runs[name].append(rate(fn, n, sync=sync))
     return {name: sorted(values)[len(values) // 2] for name, values in runs.items()}

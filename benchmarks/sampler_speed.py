@@ -31,13 +31,21 @@ from fsfer.store import from_tensors  # noqa: E402
 
 
 def sampler_rates(
-    episodes: int = 300, repeats: int = 5, classes: int = 100, per_class: int = 150, size: int = 84, freeze_gc: bool = False
+    episodes: int = 300,
+    repeats: int = 5,
+    classes: int = 100,
+    per_class: int = 150,
+    size: int = 84,
+    freeze_gc: bool = False,
+    device: str = "cpu",
 ) -> dict[str, float]:
     """Median episodes/s of fsfer, learn2learn and easyfsl over the same uint8 tensors, and their ratios.
 
     ``freeze_gc`` calls ``gc.freeze()`` before timing, so that the garbage collector never
     walks the objects alive by then: learn2learn and easyfsl make many small Python
     objects per episode, and their rates depend on how often a full collection runs.
+    ``device="cuda"`` puts the store's images on the GPU and gives the peers the same
+    CUDA tensor (their per-image indexing and stacking then run on the GPU too).
     """
     torch.manual_seed(0)
     n = classes * per_class
@@ -47,7 +55,7 @@ def sampler_rates(
     results: dict[str, float] = {}
 
     plain_store = from_tensors(images, labels, [f"c{i}" for i in range(classes)])
-    store = plain_store.in_memory()
+    store = plain_store.in_memory() if device == "cpu" else plain_store.to(device)
     images = store.images  # every contender reads this tensor
     sampler = EpisodeSampler(store, None, way, shot, query, seed=0, episodes=10**9)
     plain_sampler = EpisodeSampler(plain_store, None, way, shot, query, seed=0, episodes=10**9)
@@ -93,7 +101,7 @@ def sampler_rates(
                 "fsfer_plain_pages": lambda i: next(plain_iter),
                 "fsfer_indices_only": fsfer_index,
             },
-            episodes, repeats=repeats,
+            episodes, repeats=repeats, sync=torch.cuda.synchronize if images.is_cuda else None,
         ))
     finally:
         if freeze_gc:
@@ -107,14 +115,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=300, help="episodes per timed round")
     parser.add_argument("--repeats", type=int, default=5, help="rounds; the median is reported")
+    parser.add_argument("--device", default="cpu", help="where the images live: cpu (huge pages) or cuda")
     parser.add_argument("--freeze-gc", action="store_true", help="gc.freeze() before timing (see sampler_rates)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "sampler_speed.json")
     args = parser.parse_args()
-    results = sampler_rates(args.episodes, args.repeats, freeze_gc=args.freeze_gc)
+    results = sampler_rates(args.episodes, args.repeats, freeze_gc=args.freeze_gc, device=args.device)
     setting = {
         "n_way": 5, "k_shot": 5, "q_query": 15, "image_size": 84, "images": 15000, "episodes": args.episodes,
         "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
-        "hugepages": hugepages_supported(), "gc_frozen": args.freeze_gc,
+        "hugepages": hugepages_supported(), "gc_frozen": args.freeze_gc, "device": args.device,
     }
     for key in ("fsfer", "learn2learn", "easyfsl", "fsfer_plain_pages", "fsfer_indices_only"):
         print(f"{key:18s} {results[key]:9.1f} episodes/s")
