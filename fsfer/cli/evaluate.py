@@ -8,6 +8,8 @@ from typing import Annotated, Optional
 
 import typer
 
+from fsfer.cli.threads import ThreadsOption, torch_threads
+
 HELP = "Evaluate a checkpoint: mean accuracy, 95% CI, per-class accuracy, confusion matrix."
 
 
@@ -23,14 +25,16 @@ def evaluate(
     seed: Annotated[int, typer.Option("--seed")] = 0,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else.")] = False,
+    threads: ThreadsOption = None,
 ) -> None:
     """Replay an episode file (every method sees the same tasks) or draw seeded episodes from a protocol split."""
     from fsfer.engine.evaluate_run import evaluate_checkpoint
 
-    result = evaluate_checkpoint(
-        checkpoint, data=data, protocol=protocol, split=split, episodes=episodes, n_way=n_way, k_shot=k_shot,
-        q_query=q_query, seed=seed, device=device, progress=not as_json,
-    )
+    with torch_threads(threads):
+        result = evaluate_checkpoint(
+            checkpoint, data=data, protocol=protocol, split=split, episodes=episodes, n_way=n_way, k_shot=k_shot,
+            q_query=q_query, seed=seed, device=device, progress=not as_json,
+        )
     if as_json:
         typer.echo(json.dumps(result.to_json()))
         return

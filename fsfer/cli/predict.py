@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from fsfer.cli.threads import ThreadsOption, torch_threads
+
 HELP = "Classify query faces among new classes, each given by a folder of a few labelled faces."
 
 
@@ -17,12 +19,14 @@ def predict(
     query: Annotated[list[Path], typer.Option("--query", help="Query image(s); repeat or list several.")],
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")] = "cpu",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else.")] = False,
+    threads: ThreadsOption = None,
 ) -> None:
     """Print each query image's predicted class and score."""
     from fsfer.engine.build import resolve_device
     from fsfer.engine.predict import predict as run_predict
 
-    predictions = run_predict(checkpoint, support, query, device=resolve_device(device))
+    with torch_threads(threads):
+        predictions = run_predict(checkpoint, support, query, device=resolve_device(device))
     if as_json:
         typer.echo(json.dumps({"predictions": [p.__dict__ for p in predictions]}))
         return

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from fsfer.cli.threads import ThreadsOption, torch_threads
+
 HELP = "Train a few-shot method episodically (default: CRN on SynthFER, synth-basic-to-compound)."
 
 
@@ -40,6 +42,7 @@ def episode_train(
     out: Annotated[Optional[str], typer.Option("--out", help="Run folder (default runs/<protocol>-<method>-<backbone>-<N>w<K>s).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last.pt.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Replace the run in --out.")] = False,
+    threads: ThreadsOption = None,
 ) -> None:
     """Train on base-class episodes, validate on a fixed validation set, test the best model on novel classes."""
     from fsfer.engine.config import RunConfig, config_from_dict, load_config
@@ -57,7 +60,8 @@ def episode_train(
     cfg = config_from_dict({k: v for k, v in given.items() if v is not None}, "command line", base=cfg)
     if base_classes and protocol is None:
         cfg.protocol = ""
-    result = train(cfg, resume=resume, force=force, progress=True)
+    with torch_threads(threads):
+        result = train(cfg, resume=resume, force=force, progress=True)
     if result.test is None:
         return
     t = result.test

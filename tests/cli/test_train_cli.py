@@ -90,3 +90,26 @@ def test_bad_input_one_line_exit_2_nothing_written(trained: Path, tmp_path: Path
     assert run(["episode-train", *TINY, "--out", str(trained)]) == 2
     assert "holds another run" in _one_error_line(capsys)
     assert not (tmp_path / "x").exists()
+
+
+def test_threads_apply_during_the_command_and_are_restored(
+    trained: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+
+    from fsfer.engine import evaluate_run
+
+    seen: list[int] = []
+    original = evaluate_run.evaluate_checkpoint
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate_run, "evaluate_checkpoint", spy)
+    before = torch.get_num_threads()
+    assert run(["evaluate", str(trained / "best.pt"), "--episodes", "2", "--threads", str(before + 1), "--json"]) == 0
+    assert seen == [before + 1] and torch.get_num_threads() == before
+    capsys.readouterr()
+    assert run(["evaluate", str(trained / "best.pt"), "--episodes", "2", "--threads", "0"]) == 2
+    assert _one_error_line(capsys) == "fsfer: error: --threads must be at least 1; got 0"
