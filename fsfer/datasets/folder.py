@@ -7,7 +7,8 @@ Class names are folder names; emotion names are made canonical with
 kept as it is. When every top-level folder is a split name (train, val, valid,
 validation, test, in any case) the layout is ``ROOT/<split>/<class>/...``.
 An optional ``ROOT/manifest.csv`` with columns ``path`` (relative to ROOT) and
-``subject`` fills the subject column.
+``subject`` and/or ``split`` fills those columns (as ``fsfer synth`` writes it, so a
+rendered SynthFER folder keeps its subject-disjoint splits).
 """
 
 from __future__ import annotations
@@ -76,15 +77,20 @@ def _split_folders(base: Path) -> list[tuple[Path, str]]:
     return [(d, SPLIT_FOLDERS[d.name.lower()]) for d in splits]
 
 
-def _manifest_subjects(path: Path, items: set[str]) -> dict[str, str | None]:
-    """``{item: subject}`` from ``manifest.csv`` (columns ``path``, ``subject``)."""
-    subjects: dict[str, str | None] = {}
+def _manifest(path: Path, items: set[str]) -> dict[str, dict[str, str | None]]:
+    """``{item: {"subject": ..., "split": ...}}`` from ``manifest.csv``.
+
+    Columns: ``path`` (relative to the root) and ``subject`` and/or ``split``
+    (train, val, test or an alias of :data:`SPLIT_FOLDERS`); an empty cell says nothing.
+    """
+    found: dict[str, dict[str, str | None]] = {}
     with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         names = [n.strip() for n in reader.fieldnames or []]
-        if "path" not in names or "subject" not in names:
+        columns = [c for c in ("subject", "split") if c in names]
+        if "path" not in names or not columns:
             raise DataError(
-                f"{path}, line 1: expected a header with columns path,subject (path relative to "
+                f"{path}, line 1: expected a header with columns path,subject and/or path,split (path relative to "
                 f"{path.parent}), found {','.join(names) or 'an empty file'}"
             )
         reader.fieldnames = names
@@ -98,11 +104,18 @@ def _manifest_subjects(path: Path, items: set[str]) -> dict[str, str | None]:
                     f"{path}, line {line_no}: {rel} is not an image of {path.parent} "
                     f"(expected a path relative to it such as <class>/<file>.png); fix the line or restore the image"
                 )
-            subject = (rec["subject"] or "").strip() or None
-            if rel in subjects and subjects[rel] != subject:
-                raise DataError(f"{path}, line {line_no}: {rel} is listed again with another subject; keep one line")
-            subjects[rel] = subject
-    return subjects
+            entry = {c: (rec[c] or "").strip() or None for c in columns}
+            split = entry.get("split")
+            if split is not None:
+                if split.lower() not in SPLIT_FOLDERS:
+                    raise DataError(
+                        f"{path}, line {line_no}: split {split!r} of {rel} is not one of train, val, test"
+                    )
+                entry["split"] = SPLIT_FOLDERS[split.lower()]
+            if rel in found and found[rel] != entry:
+                raise DataError(f"{path}, line {line_no}: {rel} is listed again with another subject or split; keep one line")
+            found[rel] = entry
+    return found
 
 
 def read(root: str) -> pd.DataFrame:
@@ -122,9 +135,19 @@ def read(root: str) -> pd.DataFrame:
         )
     manifest = base / MANIFEST
     if manifest.is_file():
-        subjects = _manifest_subjects(manifest, {r["item"] for r in rows})
+        listed = _manifest(manifest, {r["item"] for r in rows})
+        split_folders = _split_folders(base)[0][0] != base
         for r in rows:
-            r["subject"] = subjects.get(r["item"])
+            entry = listed.get(r["item"], {})
+            r["subject"] = entry.get("subject")
+            split = entry.get("split")
+            if split is not None and split != r["split"]:
+                if split_folders:
+                    raise DataError(
+                        f"{manifest}: {r['item']} lies in the {r['split']} folder but the manifest says {split}; "
+                        "fix the manifest or move the image"
+                    )
+                r["split"] = split
     df = make_records(rows, source="folder", root=top)
     # pandas >= 3 infers a string dtype for a column of str and None, whose missing value is NaN: keep None.
     df["subject"] = df["subject"].astype(object).where(df["subject"].notna(), None)
@@ -136,7 +159,7 @@ FORMATS: tuple[Format, ...] = (
         name="folder",
         layout="""ROOT/<class>/*.png|jpg|...  (split train), or ROOT/<split>/<class>/... with split folders
   train, val|valid|validation, test (any case); emotion class names are made canonical
-  optional ROOT/manifest.csv with columns path (relative to ROOT), subject""",
+  optional ROOT/manifest.csv with columns path (relative to ROOT), subject and/or split""",
         read=read,
     ),
 )

@@ -81,7 +81,27 @@ def test_manifest_with_split_folders(make_folder) -> None:
 
 def test_manifest_without_subject_column(make_folder) -> None:
     root = make_folder(["happy/a.png"], files={"manifest.csv": "path,who\nhappy/a.png,s1\n"})
-    with pytest.raises(DataError, match=r"manifest\.csv, line 1: expected a header with columns path,subject"):
+    with pytest.raises(DataError, match=r"manifest\.csv, line 1: expected a header with columns path,subject and/or path,split"):
+        read(str(root))
+
+
+def test_manifest_splits_a_flat_layout(make_folder) -> None:
+    manifest = "path,split\nhappy/a.png,test\nhappy/b.png,Validation\nsad/c.png,\n"
+    root = make_folder(["happy/a.png", "happy/b.png", "sad/c.png"], files={"manifest.csv": manifest})
+    df = read(str(root))
+    assert dict(zip(df["item"], df["split"])) == {"happy/a.png": "test", "happy/b.png": "val", "sad/c.png": "train"}
+    assert df["subject"].isna().all()
+
+
+def test_manifest_split_error_names_the_line(make_folder) -> None:
+    root = make_folder(["happy/a.png"], files={"manifest.csv": "path,split\nhappy/a.png,holdout\n"})
+    with pytest.raises(DataError, match=r"manifest\.csv, line 2: split 'holdout' of happy/a\.png is not one of train, val, test"):
+        read(str(root))
+
+
+def test_manifest_split_must_agree_with_split_folders(make_folder) -> None:
+    root = make_folder(["train/anger/a.png"], files={"manifest.csv": "path,split\ntrain/anger/a.png,test\n"})
+    with pytest.raises(DataError, match=r"train/anger/a\.png lies in the train folder but the manifest says test"):
         read(str(root))
 
 

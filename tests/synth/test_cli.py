@@ -41,6 +41,12 @@ def test_writes_folder_and_manifest_that_agree_with_the_images(
         assert np.allclose(record[list(AU_COLUMNS)].astype(float), row[list(AU_COLUMNS)].astype(float))
         assert np.array_equal(pixels, decode(record, 32))
     assert not list(tmp_path.glob(".synth.*"))  # no temporary folder left
+    # the folder reader reads the rendered folder back with the manifest's subjects and splits
+    from fsfer.datasets.folder import read as read_folder
+
+    back = read_folder(str(out)).set_index("item")
+    assert back.loc[manifest["path"], "split"].tolist() == manifest["split"].tolist()
+    assert back.loc[manifest["path"], "subject"].tolist() == manifest["subject"].tolist()
 
 
 def test_preview_sheet_alone_and_with_a_folder(tmp_path: Path) -> None:
