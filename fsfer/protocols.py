@@ -32,8 +32,11 @@ import pandas as pd
 from fsfer.emotions import normalise
 from fsfer.errors import ConfigError
 
-#: Where the shipped protocol files live (the repository's ``episodes/`` folder).
-PROTOCOL_DIR = Path(__file__).resolve().parent.parent / "episodes"
+#: Where the shipped protocol files live: the repository's ``episodes/`` folder, which
+#: ``fsfer/protocol_files`` links to (a wheel holds a copy there).
+PROTOCOL_DIR = Path(__file__).resolve().parent / "protocol_files"
+#: A project's own protocols, relative to the working directory; they come first.
+LOCAL_DIR = Path("episodes")
 PARTS: tuple[str, ...] = ("base", "val", "novel")
 _TOP_KEYS = {"name", "description", "data", "data_any", "default_data", "val_fraction", "seed", "citation", *PARTS}
 _PART_KEYS = {"classes", "sources", "splits", "where", "carve"}
@@ -213,15 +216,26 @@ def protocol_from_dict(raw: dict[str, Any], origin: str) -> Protocol:
     )
 
 
+def _protocol_dirs() -> list[Path]:
+    """``./episodes`` (a project's own protocols), then the shipped ones."""
+    dirs = [LOCAL_DIR, PROTOCOL_DIR]
+    return [d for i, d in enumerate(dirs) if d.is_dir() and d.resolve() not in {e.resolve() for e in dirs[:i]}]
+
+
 def available_protocols() -> list[str]:
-    """Names of the protocols shipped in ``episodes/``."""
-    return sorted(p.stem for p in PROTOCOL_DIR.glob("*.toml"))
+    """Names of the protocols in ``./episodes/`` and shipped with fsfer."""
+    return sorted({p.stem for d in _protocol_dirs() for p in d.glob("*.toml")})
 
 
 def load_protocol(name_or_path: str | Path) -> Protocol:
-    """``episodes/NAME.toml`` for a bare name, else the TOML file at the path."""
+    """``episodes/NAME.toml`` for a bare name (the working directory's ``episodes/`` first,
+    then the shipped protocols), else the TOML file at the path."""
     text = str(name_or_path)
-    path = Path(text) if text.endswith(".toml") or "/" in text else PROTOCOL_DIR / f"{text}.toml"
+    if text.endswith(".toml") or "/" in text:
+        path = Path(text)
+    else:
+        found = [d / f"{text}.toml" for d in _protocol_dirs() if (d / f"{text}.toml").is_file()]
+        path = found[0] if found else LOCAL_DIR / f"{text}.toml"
     if not path.is_file():
         known = ", ".join(available_protocols())
         raise ConfigError(f"{path}: no such protocol file; use a shipped protocol ({known}) or a PATH.toml")

@@ -102,3 +102,23 @@ def test_synth_protocols_need_no_data_and_are_subject_disjoint() -> None:
     w = load_protocol_data(load_protocol("synth-lab-to-wild"), decode=False)
     assert set(w.store.records["domain"].iloc[w.rows["base"]]) == {"lab"}
     assert set(w.store.records["domain"].iloc[w.rows["novel"]]) == {"wild"}
+
+
+def test_a_projects_own_episodes_folder_comes_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    shipped = available_protocols()
+    monkeypatch.chdir(tmp_path)
+    assert available_protocols() == shipped  # the shipped files are found from anywhere
+    assert load_protocol("crn-rafdb").classes("novel") == ["anger", "disgust", "fear"]
+    (tmp_path / "episodes").mkdir()
+    (tmp_path / "episodes" / "mine.toml").write_text('[base]\nclasses = ["happy"]\n[novel]\nclasses = ["angry"]\n')
+    (tmp_path / "episodes" / "crn-rafdb.toml").write_text('[base]\nclasses = ["sad"]\n[novel]\nclasses = ["fear"]\n')
+    assert available_protocols() == sorted({*shipped, "mine"})
+    assert load_protocol("mine").classes("base") == ["happiness"]
+    assert load_protocol("crn-rafdb").classes("base") == ["sadness"]  # the project's own shadows the shipped one
+
+
+def test_shipped_protocols_are_package_data() -> None:
+    from fsfer.protocols import PROTOCOL_DIR
+
+    assert PROTOCOL_DIR.parent.name == "fsfer" and (PROTOCOL_DIR / "crn-rafdb.toml").is_file()
+    assert {p.name for p in PROTOCOL_DIR.glob("*.toml")} == {p.name for p in (PROTOCOL_DIR.parent.parent / "episodes").glob("*.toml")}
