@@ -14,6 +14,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,3 +138,35 @@ def test_compare_metrics_picks_literature_settings_for_the_data_given() -> None:
     assert [p[0] for p in only_basic.protocols] == ["crn-fer2013"]
     default = compare.make_plan(compare.parse_args([]), [])
     assert [p[0] for p in default.protocols] == list(compare.SYNTH_PROTOCOLS) and default.name == "compare_synth"
+
+
+def test_compare_metrics_on_a_real_dataset_layout(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # a FER2013-layout CSV (48x48 pixel strings, labels 0..6, Usage column) of 7 x 40 faces:
+    # --data fer2013:FILE picks the CRN protocol with its literature setting (3-way 3-shot, trained 4-way 4-shot)
+    rng = np.random.default_rng(0)
+    csv_path = tmp_path / "fer2013.csv"
+    with csv_path.open("w", newline="") as fh:
+        out = csv.writer(fh)
+        out.writerow(["emotion", "pixels", "Usage"])
+        for label in range(7):
+            for i in range(40):
+                face = (rng.integers(0, 40, 48 * 48) + 30 * label).clip(0, 255)
+                out.writerow([label, " ".join(map(str, face)), "Training" if i < 30 else "PublicTest"])
+    compare = _load_script()
+    results = tmp_path / "results"
+    code = compare.main([
+        "--data", f"fer2013:{csv_path}", "--methods", "protonet,cosine", "--episodes", "3", "--test-episodes", "5",
+        "--val-episodes", "2", "--image-size", "16", "--name", "real", "--results-dir", str(results),
+        "--out-dir", str(tmp_path / "runs"), "--device", "cpu",
+    ])
+    assert code == 0, capsys.readouterr().err
+    with (results / "real.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [(r["protocol"], r["method"], r["n_way"], r["k_shot"]) for r in rows] == [
+        ("crn-fer2013", "protonet", "3", "3"), ("crn-fer2013", "cosine", "3", "3")]
+    for r in rows:
+        assert 0.0 <= float(r["accuracy"]) <= 1.0 and r["episodes"] == "5" and r["data"] == f"fer2013:{csv_path}"
+    with Path(rows[0]["episode_file"]).open(newline="") as fh:
+        replayed = list(csv.DictReader(fh))
+    assert {e["class"] for e in replayed} == {"anger", "disgust", "fear"}  # novel classes only
+    assert all(e["item"].startswith("fer2013:") for e in replayed)
