@@ -76,11 +76,13 @@ def info(
 
 def _print_summary(summary: dict[str, Any]) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
-    console.print(f"[bold]{summary['format']}[/bold] {summary['root']}: {summary['images']} images"
-                  + (f", {summary['subjects']} subjects" if "subjects" in summary else ""))
+    # soft_wrap: a long root stays on one line (no breaks inserted when piped); escape: paths may hold [brackets]
+    console.print(f"[bold]{summary['format']}[/bold] {escape(str(summary['root']))}: {summary['images']} images"
+                  + (f", {summary['subjects']} subjects" if "subjects" in summary else ""), soft_wrap=True)
     table = Table(show_edge=False)
     splits = list(summary["splits"])
     table.add_column("class")
@@ -92,4 +94,4 @@ def _print_summary(summary: dict[str, Any]) -> None:
     console.print(table)
     if "unreadable" in summary:
         bad = summary["unreadable"]
-        console.print(f"{len(bad)} unreadable image(s)" + (": " + ", ".join(bad[:10]) if bad else ""))
+        console.print(escape(f"{len(bad)} unreadable image(s)" + (": " + ", ".join(bad[:10]) if bad else "")), soft_wrap=True)

@@ -15,7 +15,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
-from fsfer.episodes.counter_rng import STREAM_SHIFT, counters, episode_keys, episode_seed, random_bits, uniforms
+from fsfer.episodes.counter_rng import counters, episode_keys, episode_seed, random_bits, uniforms
 from fsfer.episodes.episode import Episode
 from fsfer.errors import EpisodeError
 
@@ -50,15 +50,16 @@ def _smallest(bits: np.ndarray, m: int, sizes: np.ndarray | None = None) -> np.n
 
     ``bits`` uint64 ``[R, W]`` random keys; columns at or past a row's ``sizes`` ``[R]``
     are never chosen -> int64 ``[R, m]``. Each key's low bits are replaced by its column
-    index, so one numpy sort of plain integers (SIMD-fast, ties impossible) yields both
-    the order and the columns; at least 40 random bits remain for widths up to 2**24.
+    index, so one numpy sort of plain integers (SIMD-fast) yields both the order and the
+    columns; at least 40 random bits remain for widths up to 2**24 (equal ones, about
+    never, are ordered by column).
     """
     width = bits.shape[1]
     shift = np.uint64(max(1, (width - 1).bit_length()))
     packed = ((bits >> shift) << shift) | np.arange(width, dtype=np.uint64)
     if sizes is not None:
         packed[np.arange(width)[None, :] >= sizes[:, None]] = np.iinfo(np.uint64).max
-    chosen = np.sort(packed, axis=1)[:, :m] if m < width else np.sort(packed, axis=1)
+    chosen = np.sort(packed, axis=1)[:, :m]
     return (chosen & ((np.uint64(1) << shift) - np.uint64(1))).astype(np.int64)
 
 
@@ -193,8 +194,7 @@ class EpisodeSampler(torch.utils.data.Dataset):
         ``sizes`` ``[R]`` (pool size, at least ``m``) -> int64 ``[R, m]`` positions in the pools.
         """
         width = int(sizes.max())
-        streams = (np.uint64(STREAM_KEYS) + slots.astype(np.uint64)) << np.uint64(STREAM_SHIFT)
-        bits = random_bits(keys[:, None], streams[:, None] + np.arange(width, dtype=np.uint64))
+        bits = random_bits(keys[:, None], counters(STREAM_KEYS + slots, width))
         return _smallest(bits, m, sizes if (sizes < width).any() else None)
 
     @classmethod
@@ -210,8 +210,7 @@ class EpisodeSampler(torch.utils.data.Dataset):
         """
         draws = 2 * m + 16
         shift = np.uint64((draws - 1).bit_length())
-        streams = (np.uint64(STREAM_DRAWS) + slots.astype(np.uint64)) << np.uint64(STREAM_SHIFT)
-        u = uniforms(keys[:, None], streams[:, None] + np.arange(draws, dtype=np.uint64))
+        u = uniforms(keys[:, None], counters(STREAM_DRAWS + slots, draws))
         drawn = (u * sizes[:, None]).astype(np.uint64)  # [R, draws], each in 0..size-1
         ranked = np.sort((drawn << shift) | np.arange(draws, dtype=np.uint64), axis=1)
         first = np.ones(ranked.shape, dtype=bool)

@@ -54,10 +54,11 @@ def test_info_verify_lists_unreadable_and_exits_1(tmp_path: Path, capsys: pytest
 
 
 def test_info_human_readable_shows_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    root = _folder(tmp_path / "d")
+    # a long root with [brackets]: printed whole on one line, not wrapped nor read as markup
+    root = _folder(tmp_path / ("a-rather-long-folder-name-" * 4) / "faces[v2]")
     assert run(["datasets", "info", f"folder:{root}"]) == 0
     out = capsys.readouterr().out
-    assert "7 images" in out and "happiness" in out
+    assert out.splitlines()[0] == f"folder {root}: 7 images" and "happiness" in out
 
 
 @pytest.mark.parametrize(
