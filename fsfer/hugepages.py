@@ -3,7 +3,7 @@
 Gathering an episode reads ~100 random image rows of ~21 KB each from a store of
 hundreds of MB: with 4 KB pages every row costs several TLB misses. Backing the store
 with 2 MB pages (Linux ``madvise(MADV_HUGEPAGE)``) removes most of them; on the
-2-core benchmark machine this made random-row gathers ~14% faster
+2-core benchmark machine this gave 3-14% more episodes/s, about 8% typically
 (``benchmarks/sampler_speed.py``). Elsewhere, or for small tensors, a plain tensor.
 """
 
