@@ -247,7 +247,8 @@ class EpisodeSampler(torch.utils.data.Dataset):
             return cached[1]
         keys = episode_keys(self.seed, np.arange(block * BLOCK, (block + 1) * BLOCK))
         ways = self._ways(keys)
-        rows = np.take_along_axis(self.pool_matrix[ways], self._positions(keys, ways, self.k_shot + self.q_query), axis=2)
+        positions = self._positions(keys, ways, self.k_shot + self.q_query)
+        rows = self.pool_matrix[ways[:, :, None], positions]  # [BLOCK, n_way, K + Q]; never a whole pool
         both = np.concatenate([rows[:, :, : self.k_shot].reshape(BLOCK, -1), rows[:, :, self.k_shot :].reshape(BLOCK, -1)], axis=1)
         result = (torch.from_numpy(both), torch.from_numpy(self._class_ids[ways]))
         self._block_cache = (block, result)
@@ -256,9 +257,11 @@ class EpisodeSampler(torch.utils.data.Dataset):
     def index(self, i: int) -> EpisodeIndex:
         """The indices of episode ``i`` (no image is touched).
 
-        The ways are the ``n_way`` usable classes with the smallest keys, in key order;
-        each way's images are ordered by their keys, the first K are its support and the
-        next Q its query. Every key is a counter-based number of ``(seed, i)``.
+        The ways are the ``n_way`` usable classes with the smallest keys, in key order.
+        Each way's pool is put in a random order (by one key per image, or for pools of
+        at least ``DRAWN_POOL * (K + Q)`` images by draws with replacement, first sightings
+        kept); the first K are its support and the next Q its query. Every random number
+        is a counter-based function of ``(seed, i)``.
         """
         if self._plain:
             both, classes = self._block(i // BLOCK)

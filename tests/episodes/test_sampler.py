@@ -184,3 +184,26 @@ def test_store_on_gpu_or_cpu_gathers_in_one_index() -> None:
     sampler = EpisodeSampler(store.to(device), None, 2, 1, 1, episodes=2)
     ep = sampler[0]
     assert ep.support_images.device.type == device and ep.classes.device.type == device
+
+
+def test_large_pools_are_drawn_without_touching_the_whole_pool() -> None:
+    # two classes of 300,000 images (labels only): a block of episodes must not materialise
+    # [episodes, ways, pool] arrays (that would be ~300 MB here)
+    import tracemalloc
+    from types import SimpleNamespace
+
+    labels = torch.arange(2).repeat_interleave(300_000)
+    records = pd.DataFrame({"subject": [None] * labels.numel()})
+    store = SimpleNamespace(labels=labels, classes=["a", "b"], records=records, images=None)
+    sampler = EpisodeSampler(store, None, 2, 5, 15, seed=0, episodes=1000)
+    tracemalloc.start()
+    try:
+        idx = sampler.index(0)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 2**20
+    rows = idx.support.tolist() + idx.query.tolist()
+    assert len(set(rows)) == 40
+    assert torch.equal(labels[idx.support], idx.classes[idx.support_labels])
+    assert torch.equal(labels[idx.query], idx.classes[idx.query_labels])
