@@ -15,14 +15,15 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	# torch first, pinned to the build these machines hold on local disk
 	$(PIP) install -q "torch==2.14.1" "torchvision==0.29.1"
-	# learn2learn 0.2.0's sdist ships C files from an old Cython that fail on Python 3.11
-	# (learn2learn issue 413); Cython regenerates them. --no-deps skips gsutil and qpth,
-	# which it lists but does not import; its import-time needs come from the extra below.
-	$(PIP) install -q cython
-	$(PIP) show -q learn2learn >/dev/null 2>&1 || $(PIP) install -q --no-deps --no-build-isolation -C--build-option=build_ext "learn2learn==0.2.0"
-	# every other dependency, read from pyproject.toml (learn2learn is already satisfied)
+	# every other dependency, read from pyproject.toml (learn2learn comes next)
 	$(PY) -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; x = p['optional-dependencies']; print('\\n'.join(d for d in p['dependencies'] + x['learn2learn-runtime'] + x['test'] + x['bench'] if not d.startswith('learn2learn')))" > $(VENV)/requirements.txt
 	$(PIP) install -q -r $(VENV)/requirements.txt
+	# learn2learn 0.2.0's sdist ships C files from an old Cython that fail on Python 3.11
+	# (learn2learn issue 413); Cython regenerates them. --no-deps skips gsutil and qpth,
+	# which it lists but does not import (its import-time needs came with the extra above);
+	# installed last, so that pip has no installed package to warn about.
+	$(PIP) install -q cython
+	$(PIP) show -q learn2learn >/dev/null 2>&1 || $(PIP) install -q --no-deps --no-build-isolation -C--build-option=build_ext "learn2learn==0.2.0"
 	$(PIP) install -q --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
