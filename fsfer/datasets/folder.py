@@ -123,7 +123,8 @@ def read(root: str) -> pd.DataFrame:
     base = require_dir(root, "a folder of class folders: ROOT/<class>/*.png or ROOT/<split>/<class>/*.png")
     top = os.path.abspath(base)
     rows: list[dict[str, Any]] = []
-    for folder, split in _split_folders(base):
+    folders = _split_folders(base)
+    for folder, split in folders:
         for class_dir in _dirs(folder):
             label = normalise(class_dir.name)
             for image in _images_below(class_dir):
@@ -136,7 +137,7 @@ def read(root: str) -> pd.DataFrame:
     manifest = base / MANIFEST
     if manifest.is_file():
         listed = _manifest(manifest, {r["item"] for r in rows})
-        split_folders = _split_folders(base)[0][0] != base
+        split_folders = folders[0][0] != base
         for r in rows:
             entry = listed.get(r["item"], {})
             r["subject"] = entry.get("subject")
