@@ -41,33 +41,52 @@ class TensorFewShotDataset(torch.utils.data.Dataset):
         return self._labels
 
 
-def rate(fn: Callable[[int], object], n: int, warmup: int = 3, sync: Callable[[], None] | None = None) -> float:
-    """Calls per second of ``fn(i)`` over ``n`` calls, after ``warmup`` calls.
+def rate(
+    fn: Callable[[int], object],
+    n: int,
+    warmup: int = 3,
+    sync: Callable[[], None] | None = None,
+    min_seconds: float = 0.0,
+) -> float:
+    """Calls per second of ``fn(i)`` over at least ``n`` calls and ``min_seconds``, after ``warmup`` calls.
 
     ``sync`` (e.g. ``torch.cuda.synchronize``) runs before the clock starts and stops,
-    so that queued GPU work is counted.
+    so that queued GPU work is counted. ``min_seconds`` keeps calling past ``n`` (in
+    chunks of ``n``) until that much time has passed, so that costs which come in rare
+    large lumps, such as the garbage collector's full collections, are averaged in
+    rather than caught or missed by chance.
     """
     for i in range(warmup):
         fn(i)
     if sync is not None:
         sync()
     start = time.perf_counter()
-    for i in range(n):
-        fn(i)
-    if sync is not None:
-        sync()
-    return n / (time.perf_counter() - start)
+    calls = 0
+    while True:
+        for i in range(calls, calls + n):
+            fn(i)
+        calls += n
+        if sync is not None:
+            sync()
+        elapsed = time.perf_counter() - start
+        if elapsed >= min_seconds:
+            return calls / elapsed
 
 
 def median_rates(
-    fns: dict[str, Callable[[int], object]], n: int, repeats: int = 5, sync: Callable[[], None] | None = None
+    fns: dict[str, Callable[[int], object]],
+    n: int,
+    repeats: int = 5,
+    sync: Callable[[], None] | None = None,
+    min_seconds: float = 0.0,
 ) -> dict[str, float]:
     """Median calls/s of each function over ``repeats`` rounds, the functions interleaved in each round.
 
-    Interleaving spreads any load from other processes over every contender alike.
+    Interleaving spreads any load from other processes over every contender alike;
+    ``min_seconds`` is passed to :func:`rate`.
     """
     runs: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            runs[name].append(rate(fn, n, sync=sync))
+            runs[name].append(rate(fn, n, sync=sync, min_seconds=min_seconds))
     return {name: sorted(values)[len(values) // 2] for name, values in runs.items()}

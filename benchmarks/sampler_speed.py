@@ -6,6 +6,11 @@ after ``ImageStore.in_memory()`` (huge pages where Linux allows). fsfer is also 
 over the plain tensor (4 KB pages) and drawing indices only. Prints ratios and
 writes ``benchmarks/results/sampler_speed.json``.
 
+Two floors are timed in the same run, so that the ceiling of this machine is printed
+beside the ratios: ``copy_floor`` copies one episode's bytes from consecutive rows into
+a reused buffer (no sampler that returns the images can beat it), and ``gather_floor``
+gathers random rows drawn in advance (the copy fsfer and the peers all pay).
+
     .venv/bin/python benchmarks/sampler_speed.py [--episodes 300]
 """
 
@@ -38,6 +43,7 @@ def sampler_rates(
     size: int = 84,
     freeze_gc: bool = False,
     device: str = "cpu",
+    seconds: float = 2.0,
 ) -> dict[str, float]:
     """Median episodes/s of fsfer, learn2learn and easyfsl over the same uint8 tensors, and their ratios.
 
@@ -46,6 +52,9 @@ def sampler_rates(
     objects per episode, and their rates depend on how often a full collection runs.
     ``device="cuda"`` puts the store's images on the GPU and gives the peers the same
     CUDA tensor (their per-image indexing and stacking then run on the GPU too).
+    Each timed round lasts at least ``seconds``: learn2learn makes about 1,300 Python
+    containers per episode, which set off a full collection every ~350 episodes (~0.2 s
+    each over a process of 400k objects), so a short round catches or misses one by chance.
     """
     torch.manual_seed(0)
     n = classes * per_class
@@ -83,6 +92,18 @@ def sampler_rates(
     loader = torch.utils.data.DataLoader(dataset, batch_sampler=task_sampler, num_workers=0, collate_fn=task_sampler.episodic_collate_fn)
     it = iter(loader)
     episodes_iter, plain_iter = iter(sampler), iter(plain_sampler)
+
+    per_episode = way * (shot + query)
+    generator = torch.Generator().manual_seed(1)
+    starts = torch.randint(0, n - per_episode, (256,), generator=generator).tolist()
+    random_rows = [torch.randperm(n, generator=generator)[:per_episode].to(images.device) for _ in range(256)]
+    buffer = torch.empty((per_episode,) + tuple(images.shape[1:]), dtype=images.dtype, device=images.device)
+
+    def copy_floor(i: int) -> object:
+        return buffer.copy_(images[starts[i % 256] : starts[i % 256] + per_episode])
+
+    def gather_floor(i: int) -> object:
+        return images.index_select(0, random_rows[i % 256])
     offset = [0]
 
     def fsfer_index(i: int) -> object:
@@ -100,14 +121,19 @@ def sampler_rates(
                 "easyfsl": lambda i: next(it),
                 "fsfer_plain_pages": lambda i: next(plain_iter),
                 "fsfer_indices_only": fsfer_index,
+                "copy_floor": copy_floor,
+                "gather_floor": gather_floor,
             },
-            episodes, repeats=repeats, sync=torch.cuda.synchronize if images.is_cuda else None,
+            episodes, repeats=repeats, sync=torch.cuda.synchronize if images.is_cuda else None, min_seconds=seconds,
         ))
     finally:
         if freeze_gc:
             gc.unfreeze()
     results["fsfer_vs_learn2learn"] = results["fsfer"] / results["learn2learn"]
     results["fsfer_vs_easyfsl"] = results["fsfer"] / results["easyfsl"]
+    results["copy_floor_vs_learn2learn"] = results["copy_floor"] / results["learn2learn"]
+    results["gather_floor_vs_learn2learn"] = results["gather_floor"] / results["learn2learn"]
+    results["fsfer_vs_gather_floor"] = results["fsfer"] / results["gather_floor"]
     return results
 
 
@@ -115,17 +141,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--episodes", type=int, default=300, help="episodes per timed round")
     parser.add_argument("--repeats", type=int, default=5, help="rounds; the median is reported")
+    parser.add_argument("--seconds", type=float, default=2.0, help="shortest timed round per contender (averages in the GC)")
     parser.add_argument("--device", default="cpu", help="where the images live: cpu (huge pages) or cuda")
     parser.add_argument("--freeze-gc", action="store_true", help="gc.freeze() before timing (see sampler_rates)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "sampler_speed.json")
     args = parser.parse_args()
-    results = sampler_rates(args.episodes, args.repeats, freeze_gc=args.freeze_gc, device=args.device)
+    results = sampler_rates(args.episodes, args.repeats, freeze_gc=args.freeze_gc, device=args.device, seconds=args.seconds)
     setting = {
-        "n_way": 5, "k_shot": 5, "q_query": 15, "image_size": 84, "images": 15000, "episodes": args.episodes,
+        "n_way": 5, "k_shot": 5, "q_query": 15, "image_size": 84, "images": 15000, "episodes": args.episodes, "min_seconds": args.seconds,
         "torch_threads": torch.get_num_threads(), "cpus": os.cpu_count(),
         "hugepages": hugepages_supported(), "gc_frozen": args.freeze_gc, "device": args.device,
     }
-    for key in ("fsfer", "learn2learn", "easyfsl", "fsfer_plain_pages", "fsfer_indices_only"):
+    for key in ("fsfer", "learn2learn", "easyfsl", "fsfer_plain_pages", "fsfer_indices_only", "copy_floor", "gather_floor"):
         print(f"{key:18s} {results[key]:9.1f} episodes/s")
     print(f"fsfer / learn2learn = {results['fsfer_vs_learn2learn']:.1f}x (target >= 20x)")
     print(f"fsfer / easyfsl     = {results['fsfer_vs_easyfsl']:.1f}x (target >= 5x)")
@@ -133,6 +160,9 @@ def main() -> None:
           f"{results['fsfer_plain_pages'] / results['easyfsl']:.1f}x easyfsl)")
     print(f"(indices only, no image copied: {results['fsfer_indices_only'] / results['learn2learn']:.1f}x learn2learn, "
           f"{results['fsfer_indices_only'] / results['easyfsl']:.1f}x easyfsl)")
+    print(f"ceiling of this machine: the bare copy of one episode's bytes is {results['copy_floor_vs_learn2learn']:.1f}x learn2learn, "
+          f"the random-row gather alone {results['gather_floor_vs_learn2learn']:.1f}x; fsfer runs at "
+          f"{100 * results['fsfer_vs_gather_floor']:.0f}% of the gather")
     print(f"learn2learn MetaDataset bookkeeping: {results['learn2learn_bookkeeping_s']:.2f} s (fsfer: from labels, ~0)")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"setting": setting, "results": results}, indent=2) + "\n")

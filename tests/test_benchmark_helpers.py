@@ -1,0 +1,81 @@
+"""The sampler benchmark's timing helpers and a tiny run of it (behaviour only: no speed is asserted).
+
+``_peers.rate`` is checked against a fake clock; ``sampler_speed.sampler_rates`` runs
+on 8 classes of 8x8 images, where it must time every contender and derive its ratios
+from the rates it reports.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+@pytest.fixture()
+def bench(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    # the easyfsl shim patches torch's Sampler.__init__: restore it after the test
+    monkeypatch.setattr(torch.utils.data.Sampler, "__init__", torch.utils.data.Sampler.__init__)
+    import _peers
+    import sampler_speed
+
+    yield _peers, sampler_speed
+    for name in ("_peers", "sampler_speed"):
+        sys.modules.pop(name, None)
+
+
+class FakeClock:
+    """``perf_counter`` stand-in: every call of the timed function advances it by ``step``."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step, self.calls = 0.0, step, 0
+
+    def perf_counter(self) -> float:
+        return self.now
+
+    def tick(self, i: int) -> None:
+        self.calls += 1
+        self.now += self.step
+
+
+def test_rate_runs_whole_chunks_until_min_seconds(bench, monkeypatch: pytest.MonkeyPatch) -> None:
+    peers, _ = bench
+    clock = FakeClock(0.1)
+    monkeypatch.setattr(peers.time, "perf_counter", clock.perf_counter)
+    # 3 warm-up calls, then chunks of 3 calls (0.3 s each) until 1.0 s has passed: 4 chunks, 1.2 s
+    assert peers.rate(clock.tick, 3, min_seconds=1.0) == pytest.approx(12 / 1.2)
+    assert clock.calls == 3 + 12
+
+
+def test_rate_without_min_seconds_times_n_calls(bench, monkeypatch: pytest.MonkeyPatch) -> None:
+    peers, _ = bench
+    clock = FakeClock(0.25)
+    monkeypatch.setattr(peers.time, "perf_counter", clock.perf_counter)
+    assert peers.rate(clock.tick, 5, warmup=0) == pytest.approx(4.0)
+    assert clock.calls == 5
+
+
+def test_median_rates_passes_min_seconds(bench, monkeypatch: pytest.MonkeyPatch) -> None:
+    peers, _ = bench
+    clock = FakeClock(0.5)
+    monkeypatch.setattr(peers.time, "perf_counter", clock.perf_counter)
+    rates = peers.median_rates({"a": clock.tick}, 1, repeats=3, min_seconds=2.0)
+    assert rates == {"a": pytest.approx(2.0)}
+    assert clock.calls == 3 * (3 + 4)
+
+
+def test_sampler_speed_times_every_contender(bench) -> None:
+    _, sampler_speed = bench
+    results = sampler_speed.sampler_rates(episodes=2, repeats=1, classes=8, per_class=25, size=8, seconds=0.0)
+    for key in ("fsfer", "learn2learn", "easyfsl", "fsfer_plain_pages", "fsfer_indices_only", "copy_floor", "gather_floor"):
+        assert results[key] > 0, key
+    assert results["fsfer_vs_learn2learn"] == pytest.approx(results["fsfer"] / results["learn2learn"])
+    assert results["fsfer_vs_easyfsl"] == pytest.approx(results["fsfer"] / results["easyfsl"])
+    assert results["copy_floor_vs_learn2learn"] == pytest.approx(results["copy_floor"] / results["learn2learn"])
+    assert results["gather_floor_vs_learn2learn"] == pytest.approx(results["gather_floor"] / results["learn2learn"])
+    assert results["fsfer_vs_gather_floor"] == pytest.approx(results["fsfer"] / results["gather_floor"])
