@@ -33,7 +33,7 @@ from fsfer.emotions import normalise
 from fsfer.errors import ConfigError
 
 #: Where the shipped protocol files live: the repository's ``episodes/`` folder, which
-#: ``fsfer/protocol_files`` links to (a wheel holds a copy there).
+#: ``fsfer/protocol_files`` links to (a wheel holds a copy there; see ``_shipped_dir``).
 PROTOCOL_DIR = Path(__file__).resolve().parent / "protocol_files"
 #: A project's own protocols, relative to the working directory; they come first.
 LOCAL_DIR = Path("episodes")
@@ -216,9 +216,16 @@ def protocol_from_dict(raw: dict[str, Any], origin: str) -> Protocol:
     )
 
 
+def _shipped_dir() -> Path:
+    """The shipped protocols: ``fsfer/protocol_files``, or the repository's ``episodes/``
+    beside the package when that link is not a folder (Git on Windows without symlink
+    support checks a link out as a small text file)."""
+    return PROTOCOL_DIR if PROTOCOL_DIR.is_dir() else PROTOCOL_DIR.parent.parent / "episodes"
+
+
 def _protocol_dirs() -> list[Path]:
     """``./episodes`` (a project's own protocols), then the shipped ones."""
-    dirs = [LOCAL_DIR, PROTOCOL_DIR]
+    dirs = [LOCAL_DIR, _shipped_dir()]
     return [d for i, d in enumerate(dirs) if d.is_dir() and d.resolve() not in {e.resolve() for e in dirs[:i]}]
 
 

@@ -122,3 +122,18 @@ def test_shipped_protocols_are_package_data() -> None:
 
     assert PROTOCOL_DIR.parent.name == "fsfer" and (PROTOCOL_DIR / "crn-rafdb.toml").is_file()
     assert {p.name for p in PROTOCOL_DIR.glob("*.toml")} == {p.name for p in (PROTOCOL_DIR.parent.parent / "episodes").glob("*.toml")}
+
+
+def test_shipped_protocols_are_found_when_the_link_is_a_plain_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A checkout without symlink support holds ``fsfer/protocol_files`` as a text file naming its target."""
+    import fsfer.protocols as protocols
+
+    package = tmp_path / "fsfer"
+    package.mkdir()
+    (package / "protocol_files").write_text("../episodes")
+    (tmp_path / "episodes").mkdir()
+    (tmp_path / "episodes" / "only-here.toml").write_text('[base]\nclasses = ["happy"]\n[novel]\nclasses = ["angry"]\n')
+    monkeypatch.setattr(protocols, "PROTOCOL_DIR", package / "protocol_files")
+    monkeypatch.chdir(tmp_path / "fsfer")  # no ./episodes here
+    assert available_protocols() == ["only-here"]
+    assert load_protocol("only-here").classes("novel") == ["anger"]
