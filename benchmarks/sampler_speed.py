@@ -11,7 +11,7 @@ beside the ratios: ``copy_floor`` copies one episode's bytes from consecutive ro
 a reused buffer (no sampler that returns the images can beat it), and ``gather_floor``
 gathers random rows drawn in advance (the copy fsfer and the peers all pay).
 
-    .venv/bin/python benchmarks/sampler_speed.py [--episodes 300]
+    .venv/bin/python benchmarks/sampler_speed.py [--seconds 2] [--freeze-gc] [--device cuda]
 """
 
 from __future__ import annotations
@@ -100,10 +100,12 @@ def sampler_rates(
     buffer = torch.empty((per_episode,) + tuple(images.shape[1:]), dtype=images.dtype, device=images.device)
 
     def copy_floor(i: int) -> object:
-        return buffer.copy_(images[starts[i % 256] : starts[i % 256] + per_episode])
+        start = starts[i % len(starts)]
+        return buffer.copy_(images[start : start + per_episode])
 
     def gather_floor(i: int) -> object:
-        return images.index_select(0, random_rows[i % 256])
+        return images.index_select(0, random_rows[i % len(random_rows)])
+
     offset = [0]
 
     def fsfer_index(i: int) -> object:
