@@ -54,7 +54,7 @@ SYNTH_PROTOCOLS = ("synth-basic-to-compound", "synth-lab-to-wild")
 CSV_COLUMNS = (
     "protocol", "backbone", "method", "n_way", "k_shot", "q_query", "train_way", "train_shot",
     "accuracy", "ci95", "episodes", "train_episodes", "train_seconds", "eval_seconds", "best_val",
-    "image_size", "options", "data", "episode_file", "run_dir",
+    "image_size", "options", "data", "episode_file", "disjoint_subjects", "run_dir",
 )
 
 
@@ -276,7 +276,8 @@ def make_plan(args: argparse.Namespace, argv: Sequence[str] | None = None) -> Pl
 
 
 def make_episode_file(path: Path, pdata, n_way: int, k_shot: int, q_query: int, episodes: int, seed: int) -> Path:
-    """One fixed test file over the novel rows (small classes give their query what remains)."""
+    """One fixed test file over the novel rows, subject-disjoint whenever every image has a subject
+    (small classes give their query what remains)."""
     from fsfer.episodes import EpisodeSampler
     from fsfer.episodes.fixed import save_episodes
 
@@ -320,14 +321,13 @@ def run(plan: Plan, log=print) -> list[dict]:
                         val_every=max(1, math.ceil(plan.episodes / 3)), val_episodes=plan.val_episodes,
                         save_every=plan.episodes,
                         test_episodes=min(plan.test_episodes, 20), test_way=way, test_shot=shot,
-                        test_query=setting.q_query, out=str(run_dir),
+                        test_query=setting.q_query, allow_small=True, out=str(run_dir),
                     )
                     t0 = time.perf_counter()
                     trained = train(cfg, force=True)
                     t1 = time.perf_counter()
-                    result = evaluate_checkpoint(
-                        run_dir / "best.pt", data=specs or None, protocol=name, episodes=str(file), device=plan.device,
-                    )
+                    replay = evaluate_checkpoint(run_dir / "best.pt", data=specs or None, episodes=str(file), device=plan.device)
+                    result = replay.result
                     t2 = time.perf_counter()
                     done += 1
                     row = {
@@ -338,7 +338,8 @@ def run(plan: Plan, log=print) -> list[dict]:
                         "train_episodes": plan.episodes, "train_seconds": round(t1 - t0, 1), "eval_seconds": round(t2 - t1, 1),
                         "best_val": round(trained.best_val, 6), "image_size": plan.image_size,
                         "options": " ".join(f"{k}={v}" for k, v in plan.method_options.get(method, {}).items()),
-                        "data": " ".join(specs) or "default", "episode_file": str(file), "run_dir": str(run_dir),
+                        "data": " ".join(specs) or "default", "episode_file": str(file),
+                        "disjoint_subjects": replay.disjoint_subjects, "run_dir": str(run_dir),
                     }
                     rows.append(row)
                     log(

@@ -44,6 +44,19 @@ def protocol_records(protocol: Protocol, specs: Sequence[str] | None) -> tuple[p
     return records, [str(p) for p in parsed]
 
 
+def check_subjects(records: pd.DataFrame, specs: Sequence[str]) -> None:
+    """ConfigError naming the data spec whose images lack a subject (subject-disjoint episodes need them all)."""
+    missing = records["subject"].isna() if "subject" in records.columns else pd.Series(True, index=records.index)
+    if not missing.any():
+        return
+    sources = set(records.loc[missing, "source"])
+    named = [s for s in specs if parse_spec(s).format in sources] or list(specs)
+    raise ConfigError(
+        f"--disjoint-subjects: {', '.join(named)} gives no subject for {int(missing.sum())} of its images; "
+        "give the data subjects (a manifest.csv, or ?subject=REGEX for folder data) or drop --disjoint-subjects"
+    )
+
+
 def load_protocol_data(
     protocol: Protocol,
     specs: Sequence[str] | None = None,
@@ -53,13 +66,20 @@ def load_protocol_data(
     cache_dir: str | None = None,
     progress: bool = False,
     strict: bool = False,
+    require_subjects: bool = False,
 ) -> ProtocolData:
-    """Read, check and (unless ``decode=False``) decode a protocol's data; split it into its parts."""
+    """Read, check and (unless ``decode=False``) decode a protocol's data; split it into its parts.
+
+    ``require_subjects`` (subject-disjoint episodes asked for explicitly) makes data
+    whose images lack a subject a ConfigError naming its spec, before anything is decoded.
+    """
     records, texts = protocol_records(protocol, specs)
     used = {c for part in PARTS for c in protocol.classes(part)}
     attrs = dict(records.attrs)
     records = records[records["label"].isin(used)].reset_index(drop=True)
     records.attrs = attrs
+    if require_subjects:
+        check_subjects(records, texts)
     if decode:
         store = load_dataset(records, image_size, cache_dir=cache_dir, progress=progress, strict=strict)
     else:

@@ -14,6 +14,11 @@ command line from class lists. Example (the CRN split of Zhu et al., 2022)::
     carve = true                     # validation carved from the base rows
     [novel]
     classes = ["anger", "disgust", "fear"]
+    [setting]                        # the literature's episode shape: defaults of episode-train
+    n_way = 4
+    k_shot = 4
+    test_way = 3
+    test_shot = 3
 
 A part may also name ``sources`` (formats), ``splits`` (official splits) and
 ``where`` (column = value filters, e.g. ``{ domain = "wild" }``).
@@ -38,7 +43,9 @@ PROTOCOL_DIR = Path(__file__).resolve().parent / "protocol_files"
 #: A project's own protocols, relative to the working directory; they come first.
 LOCAL_DIR = Path("episodes")
 PARTS: tuple[str, ...] = ("base", "val", "novel")
-_TOP_KEYS = {"name", "description", "data", "data_any", "default_data", "val_fraction", "seed", "citation", *PARTS}
+_TOP_KEYS = {"name", "description", "data", "data_any", "default_data", "val_fraction", "seed", "citation", "setting", *PARTS}
+#: Keys of a protocol's ``[setting]`` table (episode shapes; test_way/test_shot 0 = as in training).
+SETTING_KEYS: tuple[str, ...] = ("n_way", "k_shot", "q_query", "test_way", "test_shot", "test_query")
 _PART_KEYS = {"classes", "sources", "splits", "where", "carve"}
 
 
@@ -72,6 +79,12 @@ class Protocol:
     seed: int = 0
     description: str = ""
     path: str = ""
+    #: the literature's episode shape, ``(key, value)`` pairs of :data:`SETTING_KEYS`
+    setting: tuple[tuple[str, int], ...] = ()
+
+    def settings(self) -> dict[str, int]:
+        """The ``[setting]`` table as a dict (``n_way``, ``k_shot``, ... ``test_query``)."""
+        return dict(self.setting)
 
     def part(self, name: str) -> Part:
         if name not in PARTS:
@@ -201,6 +214,15 @@ def protocol_from_dict(raw: dict[str, Any], origin: str) -> Protocol:
     seed = raw.get("seed", 0)
     if not isinstance(seed, int):
         raise ConfigError(f"{origin}: seed must be an integer")
+    setting = raw.get("setting", {})
+    if not isinstance(setting, dict):
+        raise ConfigError(f"{origin}: [setting] must be a table of {', '.join(SETTING_KEYS)}")
+    for key, value in setting.items():
+        if key not in SETTING_KEYS:
+            raise ConfigError(f"{origin}: [setting] has unknown key {key!r} (known: {', '.join(SETTING_KEYS)})")
+        low = 0 if key in ("test_way", "test_shot") else 1
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(f"{origin}: [setting] {key} must be an integer of at least {low}; got {value!r}")
     return Protocol(
         name=str(raw.get("name", Path(origin).stem)),
         base=parts["base"],
@@ -213,6 +235,7 @@ def protocol_from_dict(raw: dict[str, Any], origin: str) -> Protocol:
         seed=seed,
         description=str(raw.get("description", "")),
         path=origin,
+        setting=tuple((k, setting[k]) for k in SETTING_KEYS if k in setting),
     )
 
 

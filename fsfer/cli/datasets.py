@@ -41,10 +41,23 @@ def summarise(records: Any) -> dict[str, Any]:
         if len(part):
             per = part["label"].value_counts()
             summary["splits"][split] = {c: int(per[c]) for c in classes if c in per}
-    subjects = records["subject"].dropna()
-    if len(subjects):
-        summary["subjects"] = int(subjects.nunique())
+    summary.update(_subject_summary(records, classes))
     return summary
+
+
+def _subject_summary(records: Any, classes: list[str]) -> dict[str, Any]:
+    """Subject counts: total, per class, and images without one (when some lack it); ``{}`` without subjects."""
+    known = records[records["subject"].notna()]
+    if not len(known):
+        return {}
+    per_class = known.groupby("label")["subject"].nunique()
+    out: dict[str, Any] = {
+        "subjects": int(known["subject"].nunique()),
+        "subjects_per_class": {c: int(per_class.get(c, 0)) for c in classes},
+    }
+    if len(known) < len(records):
+        out["images_without_subject"] = int(len(records) - len(known))
+    return out
 
 
 @app.command("info")
@@ -82,15 +95,21 @@ def _print_summary(summary: dict[str, Any]) -> None:
     console = Console()
     # soft_wrap: a long root stays on one line (no breaks inserted when piped); escape: paths may hold [brackets]
     console.print(f"[bold]{summary['format']}[/bold] {escape(str(summary['root']))}: {summary['images']} images"
-                  + (f", {summary['subjects']} subjects" if "subjects" in summary else ""), soft_wrap=True)
+                  + (f", {summary['subjects']} subjects" if "subjects" in summary else "")
+                  + (f" ({summary['images_without_subject']} images without subject)"
+                     if "images_without_subject" in summary else ""), soft_wrap=True)  # fmt: skip
     table = Table(show_edge=False)
     splits = list(summary["splits"])
+    per_class = summary.get("subjects_per_class")
     table.add_column("class")
     for split in splits:
         table.add_column(split, justify="right")
     table.add_column("all", justify="right")
+    if per_class is not None:
+        table.add_column("subjects", justify="right")
     for name, n in summary["classes"].items():
-        table.add_row(name, *(str(summary["splits"][s].get(name, 0)) for s in splits), str(n))
+        subjects = [str(per_class[name])] if per_class is not None else []
+        table.add_row(name, *(str(summary["splits"][s].get(name, 0)) for s in splits), str(n), *subjects)
     console.print(table)
     if "unreadable" in summary:
         bad = summary["unreadable"]

@@ -47,7 +47,7 @@ def make(
     episodes: Annotated[int, typer.Option("--episodes", min=1)] = 600,
     seed: Annotated[int, typer.Option("--seed")] = 0,
     allow_small: Annotated[bool, typer.Option("--allow-small", help="Let small classes give an unbalanced query.")] = False,
-    disjoint_subjects: Annotated[bool, typer.Option("--disjoint-subjects", help="No subject in both support and query of a class.")] = False,
+    disjoint_subjects: Annotated[Optional[bool], typer.Option("--disjoint-subjects/--no-disjoint-subjects", help="Keep each class's support subjects out of its query (default: on whenever every image has a subject).")] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing --out file.")] = False,
 ) -> None:
     """Draw a fixed, seeded episode set from a protocol split and write it as CSV (no image is decoded)."""
@@ -58,13 +58,16 @@ def make(
     if out.exists() and not force:
         raise ConfigError(f"{out}: already exists; pass --force to overwrite it or choose another --out")
     proto = resolve_protocol(protocol, base_classes, val_classes, novel_classes, "synth-basic-to-compound")
-    pdata = load_protocol_data(proto, data, decode=False)
+    if split not in ("base", "val", "novel"):
+        raise ConfigError(f"--split {split!r}: use base, val or novel")
+    pdata = load_protocol_data(proto, data, decode=False, require_subjects=bool(disjoint_subjects))
     sampler = EpisodeSampler(
         pdata.store, pdata.classes(split), n_way, k_shot, q_query, seed,
         episodes=episodes, indices=pdata.rows[split], allow_small=allow_small, disjoint_subjects=disjoint_subjects,
     )
     count = save_episodes(out, pdata.store, (sampler.index(i) for i in range(len(sampler))))
-    typer.echo(f"wrote {count} episodes ({n_way}-way {k_shot}-shot {q_query}-query, {proto.name}/{split}, seed {seed}) to {out}")
+    people = "subject-disjoint" if sampler.disjoint else "subjects not kept apart: the data has no subjects" if disjoint_subjects is None else "subjects not kept apart"
+    typer.echo(f"wrote {count} episodes ({n_way}-way {k_shot}-shot {q_query}-query, {proto.name}/{split}, seed {seed}, {people}) to {out}")
 
 
 @app.command("show")

@@ -15,31 +15,41 @@ HELP = "Evaluate a checkpoint: mean accuracy, 95% CI, per-class accuracy, confus
 
 def evaluate(
     checkpoint: Annotated[Path, typer.Argument(help="A best.pt or last.pt written by `fsfer episode-train`.")],
-    data: Annotated[Optional[list[str]], typer.Option("--data", help="Data spec(s) (default: the run's own).")] = None,
-    protocol: Annotated[Optional[str], typer.Option("--protocol", help="Protocol (default: the run's own).")] = None,
-    split: Annotated[str, typer.Option("--split", help="base, val or novel.")] = "novel",
-    episodes: Annotated[str, typer.Option("--episodes", help="An episode CSV file, or a number of episodes to draw.")] = "600",
-    n_way: Annotated[Optional[int], typer.Option("--n-way", help="Default: the run's.")] = None,
-    k_shot: Annotated[Optional[int], typer.Option("--k-shot", help="Default: the run's.")] = None,
-    q_query: Annotated[int, typer.Option("--q-query")] = 15,
-    seed: Annotated[int, typer.Option("--seed")] = 0,
+    data: Annotated[Optional[list[str]], typer.Option("--data", help="Data spec(s) (default: the run's own). With an episode file, any data holding its items: no protocol needed.")] = None,
+    protocol: Annotated[Optional[str], typer.Option("--protocol", help="Protocol to draw from (default: the run's own).")] = None,
+    split: Annotated[Optional[str], typer.Option("--split", help="base, val or novel (default novel).")] = None,
+    episodes: Annotated[Optional[str], typer.Option("--episodes", help="An episode CSV file, or a number of episodes to draw (default: the run's own test_episodes.csv beside the checkpoint, else 600 drawn).")] = None,
+    n_way: Annotated[Optional[int], typer.Option("--n-way", help="Default: the run's test ways.")] = None,
+    k_shot: Annotated[Optional[int], typer.Option("--k-shot", help="Default: the run's test shots.")] = None,
+    q_query: Annotated[Optional[int], typer.Option("--q-query", help="Default: the run's test queries.")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of drawn episodes (default 0).")] = None,
+    disjoint_subjects: Annotated[Optional[bool], typer.Option("--disjoint-subjects/--no-disjoint-subjects", help="Drawn episodes keep each class's support subjects out of its query (default: on whenever every image has a subject).")] = None,
+    allow_small: Annotated[Optional[bool], typer.Option("--allow-small/--no-allow-small", help="Let a small class give a smaller query (default: the run's).")] = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else.")] = False,
     threads: ThreadsOption = None,
 ) -> None:
-    """Replay an episode file (every method sees the same tasks) or draw seeded episodes from a protocol split."""
+    """Replay an episode file (every method sees the same tasks) or draw seeded episodes from a protocol split.
+
+    With no --episodes and no option that draws, the run's own test_episodes.csv is replayed, which reproduces
+    its results.json. `--data SPEC --episodes FILE.csv` replays a file over any data holding its items (transfer).
+    """
     from fsfer.engine.evaluate_run import evaluate_checkpoint
 
     with torch_threads(threads):
-        result = evaluate_checkpoint(
+        run = evaluate_checkpoint(
             checkpoint, data=data, protocol=protocol, split=split, episodes=episodes, n_way=n_way, k_shot=k_shot,
-            q_query=q_query, seed=seed, device=device, progress=not as_json,
+            q_query=q_query, seed=seed, disjoint_subjects=disjoint_subjects, allow_small=allow_small, device=device,
+            progress=not as_json,
         )
     if as_json:
-        typer.echo(json.dumps(result.to_json()))
+        typer.echo(json.dumps(run.to_json()))
         return
+    result = run.result
+    where = run.episodes_file or "drawn"
+    people = "subject-disjoint" if run.disjoint_subjects else "subjects not kept apart"
     typer.echo(
-        f"{result.episodes} episodes, {result.n_way}-way {result.k_shot}-shot {result.q_query}-query: "
+        f"{result.episodes} episodes ({where}; {people}), {result.n_way}-way {result.k_shot}-shot {result.q_query}-query: "
         f"accuracy {100 * result.accuracy:.2f}% +- {100 * result.ci95:.2f}% (95% CI)"
     )
     for name, acc in result.per_class.items():

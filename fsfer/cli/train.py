@@ -22,9 +22,14 @@ def episode_train(
     method: Annotated[Optional[str], typer.Option("--method", help="crn, relation, protonet, matching, cosine, maml, anil.")] = None,
     backbone: Annotated[Optional[str], typer.Option("--backbone", help="Embedder name (see `fsfer models list`).")] = None,
     weights: Annotated[Optional[str], typer.Option("--weights", help="Local state-dict file for the backbone.")] = None,
-    n_way: Annotated[Optional[int], typer.Option("--n-way")] = None,
-    k_shot: Annotated[Optional[int], typer.Option("--k-shot")] = None,
-    q_query: Annotated[Optional[int], typer.Option("--q-query", help="Training queries per class.")] = None,
+    n_way: Annotated[Optional[int], typer.Option("--n-way", help="Training ways (default: the protocol's setting, else 5).")] = None,
+    k_shot: Annotated[Optional[int], typer.Option("--k-shot", help="Training shots (default: the protocol's setting, else 1).")] = None,
+    q_query: Annotated[Optional[int], typer.Option("--q-query", help="Training queries per class (default: the protocol's setting, else 5).")] = None,
+    test_way: Annotated[Optional[int], typer.Option("--test-way", help="Ways of the validation and test episodes (default: the protocol's setting, else --n-way).")] = None,
+    test_shot: Annotated[Optional[int], typer.Option("--test-shot", help="Shots of the validation and test episodes (default: the protocol's setting, else --k-shot).")] = None,
+    test_query: Annotated[Optional[int], typer.Option("--test-query", help="Queries per class of the validation and test episodes (default: the protocol's setting, else 15).")] = None,
+    disjoint_subjects: Annotated[Optional[bool], typer.Option("--disjoint-subjects/--no-disjoint-subjects", help="Keep each class's support subjects out of its query (default: on whenever every image has a subject).")] = None,
+    allow_small: Annotated[Optional[bool], typer.Option("--allow-small/--no-allow-small", help="Let a class with too few images (or subjects) give a smaller query instead of an error.")] = None,
     episodes: Annotated[Optional[int], typer.Option("--episodes", help="Training episodes.")] = None,
     lr: Annotated[Optional[float], typer.Option("--lr")] = None,
     optimizer: Annotated[Optional[str], typer.Option("--optimizer", help="adam or sgd.")] = None,
@@ -52,7 +57,8 @@ def episode_train(
     given: dict[str, Any] = {
         "data": data, "protocol": protocol, "base_classes": base_classes, "val_classes": val_classes,
         "novel_classes": novel_classes, "method": method, "backbone": backbone, "weights": weights,
-        "n_way": n_way, "k_shot": k_shot, "q_query": q_query, "episodes": episodes, "lr": lr,
+        "n_way": n_way, "k_shot": k_shot, "q_query": q_query, "test_way": test_way, "test_shot": test_shot,
+        "test_query": test_query, "disjoint_subjects": disjoint_subjects, "allow_small": allow_small, "episodes": episodes, "lr": lr,
         "optimizer": optimizer, "scheduler": scheduler, "grad_clip": grad_clip, "image_size": image_size,
         "device": device, "amp": amp, "channels_last": channels_last, "seed": seed, "val_every": val_every,
         "val_episodes": val_episodes, "save_every": save_every, "test_episodes": test_episodes, "out": out,
@@ -65,8 +71,9 @@ def episode_train(
     if result.test is None:
         return
     t = result.test
+    people = "subject-disjoint" if result.disjoint_subjects else "subjects not kept apart"
     typer.echo(
-        f"novel classes, {t.n_way}-way {t.k_shot}-shot, {t.episodes} episodes: "
+        f"novel classes, {t.n_way}-way {t.k_shot}-shot, {t.episodes} episodes ({people}): "
         f"accuracy {100 * t.accuracy:.2f}% +- {100 * t.ci95:.2f}% (best validation {100 * result.best_val:.2f}%)"
     )
     typer.echo(f"results: {result.out / 'results.json'}  metrics: {result.out / 'metrics.csv'}  model: {result.out / 'best.pt'}")

@@ -8,7 +8,9 @@ expression", CVPR Workshops 2010.
 ``Emotion/S005/001/S005_001_00000011_emotion.txt`` labels 327 of the 593 sequences
 (one float, 0..7) and names the peak frame. The last ``peak`` frames up to that
 frame carry the label; with ``neutral=True`` the first frame is added as neutral.
-The subject (``S005``) is kept for subject-disjoint splits.
+The subject (``S005``) is kept for subject-disjoint splits, and every record (the
+neutral first frame too) has an extra ``sequence`` column (``S005/001``, the subject
+and sequence folder names).
 """
 
 from __future__ import annotations
@@ -70,9 +72,10 @@ def read(root: str, *, peak: int = 1, neutral: bool = False) -> pd.DataFrame:
     images = require_dir(base / IMAGE_DIR, f"the CK+ image folder {IMAGE_DIR}/S005/001/*.png inside {base}")
     rows: list[dict[str, Any]] = []
 
-    def add(frame: Path, label: str, subject: str) -> None:
+    def add(frame: Path, label: str, subject: str, sequence: str) -> None:
         rel = frame.relative_to(base).as_posix()
-        rows.append({"item": rel, "path": os.path.join(top, rel), "label": label, "split": "train", "subject": subject})
+        rows.append({"item": rel, "path": os.path.join(top, rel), "label": label, "split": "train", "subject": subject,
+                     "sequence": sequence})  # fmt: skip
 
     for subject_dir in _dirs(labels):
         for seq_dir in _dirs(subject_dir):
@@ -93,11 +96,12 @@ def read(root: str, *, peak: int = 1, neutral: bool = False) -> pd.DataFrame:
                     f"restore the CK+ images ({IMAGE_DIR}/{subject_dir.name}/{seq_dir.name}/)"
                 )
             frames = frames[: stems.index(peak_stem) + 1]
+            sequence = f"{subject_dir.name}/{seq_dir.name}"
             first = 1 if neutral and len(frames) > 1 else 0  # the first frame is neutral, never also peak
             if first:
-                add(frames[0], "neutral", subject_dir.name)
+                add(frames[0], "neutral", subject_dir.name, sequence)
             for frame in frames[max(first, len(frames) - peak) :]:
-                add(frame, CKPLUS_LABELS[code], subject_dir.name)
+                add(frame, CKPLUS_LABELS[code], subject_dir.name, sequence)
     if not rows:
         raise DataError(f"{labels}: holds no *{_SUFFIX} files; expected {LABEL_DIR}/S005/001/S005_001_00000011{_SUFFIX}")
     return make_records(rows, source="ckplus", root=top)
@@ -109,7 +113,8 @@ FORMATS: tuple[Format, ...] = (
         layout="""ROOT = the CK+ folder
   cohn-kanade-images/S005/001/S005_001_00000001.png ... (neutral -> peak)
   Emotion/S005/001/S005_001_00000011_emotion.txt (one float, 0..7; names the peak frame)
-  ?peak=1: last N frames carry the label; ?neutral=true: first frame as neutral; subject = S005""",
+  ?peak=1: last N frames carry the label; ?neutral=true: first frame as neutral
+  subject = S005; extra column sequence = S005/001""",
         read=read,
         options={
             "peak": "how many last frames of a labelled sequence carry its label (default 1)",

@@ -1,4 +1,4 @@
-"""Generic image folders: ``ROOT/<class>/*.png``, optionally below one level of split folders.
+r"""Generic image folders: ``ROOT/<class>/*.png``, optionally below one level of split folders.
 
 The torchvision ``ImageFolder`` convention, as used for many FER datasets that are
 shared as class folders (e.g. KDEF, Oulu-CASIA exports, custom collections).
@@ -9,12 +9,20 @@ validation, test, in any case) the layout is ``ROOT/<split>/<class>/...``.
 An optional ``ROOT/manifest.csv`` with columns ``path`` (relative to ROOT) and
 ``subject`` and/or ``split`` fills those columns (as ``fsfer synth`` writes it, so a
 rendered SynthFER folder keeps its subject-disjoint splits).
+
+Subjects can also come from file names: ``subject=REGEX`` (data spec
+``folder:ROOT?subject=^(S\d+)_`` for CK+-style ``S005_001_00000011.png``, or
+``^([A-Z]{2})\.`` for JAFFE-style ``KA.AN1.39.tiff``) is searched (``re.search``) in
+each image's file name; its first group, or the whole match when it has no group,
+is the subject. Where both are given, the manifest's non-empty subject wins for the
+images it lists; the pattern must match every other image.
 """
 
 from __future__ import annotations
 
 import csv
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +30,7 @@ import pandas as pd
 
 from fsfer.datasets.base import IMAGE_EXTENSIONS, Format, make_records, require_dir
 from fsfer.emotions import normalise
-from fsfer.errors import DataError
+from fsfer.errors import DataError, SpecError
 
 #: Split folder names (lower case) -> split.
 SPLIT_FOLDERS: dict[str, str] = {
@@ -118,8 +126,50 @@ def _manifest(path: Path, items: set[str]) -> dict[str, dict[str, str | None]]:
     return found
 
 
-def read(root: str) -> pd.DataFrame:
-    """Records of a class-folder dataset (split from split folders, else ``train``)."""
+def _subject_pattern(text: str) -> re.Pattern[str] | None:
+    """The compiled ``subject=REGEX`` option, or ``None`` when it is empty."""
+    if not text:
+        return None
+    try:
+        return re.compile(text)
+    except re.error as err:
+        raise SpecError(
+            f"folder: option subject={text!r} is not a valid regular expression ({err}); "
+            r"write one that finds the subject in a file name, such as subject=^(S\d+)_"
+        ) from None
+
+
+def _subject_of(name: str, pattern: re.Pattern[str]) -> str | None:
+    """The subject ``pattern`` finds in the file name ``name`` (first group, else the whole match)."""
+    found = pattern.search(name)
+    if found is None:
+        return None
+    return (found.group(1) if pattern.groups else found.group(0)) or None
+
+
+def _subjects_from_names(rows: list[dict[str, Any]], pattern: re.Pattern[str], manifest: Path) -> None:
+    """Fill the subject of rows that have none from their file names; DataError names the first misfit."""
+    missing: list[str] = []
+    for r in rows:
+        if r.get("subject") is None:
+            r["subject"] = _subject_of(os.path.basename(r["path"]), pattern)
+            if r["subject"] is None:
+                missing.append(r["path"])
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise DataError(
+            f"{missing[0]}: file name does not match subject={pattern.pattern!r}{more}; fix the pattern "
+            f"(searched in the file name; its first group is the subject) or list the subject in {manifest}"
+        )
+
+
+def read(root: str, *, subject: str = "") -> pd.DataFrame:
+    """Records of a class-folder dataset (split from split folders, else ``train``).
+
+    ``subject``: a regular expression giving each image's subject from its file name;
+    a non-empty subject in ``manifest.csv`` wins over it for the images listed there.
+    """
+    pattern = _subject_pattern(subject)
     base = require_dir(root, "a folder of class folders: ROOT/<class>/*.png or ROOT/<split>/<class>/*.png")
     top = os.path.abspath(base)
     rows: list[dict[str, Any]] = []
@@ -149,6 +199,8 @@ def read(root: str) -> pd.DataFrame:
                         "fix the manifest or move the image"
                     )
                 r["split"] = split
+    if pattern is not None:
+        _subjects_from_names(rows, pattern, manifest)
     df = make_records(rows, source="folder", root=top)
     # pandas >= 3 infers a string dtype for a column of str and None, whose missing value is NaN: keep None.
     df["subject"] = df["subject"].astype(object).where(df["subject"].notna(), None)
@@ -158,9 +210,15 @@ def read(root: str) -> pd.DataFrame:
 FORMATS: tuple[Format, ...] = (
     Format(
         name="folder",
-        layout="""ROOT/<class>/*.png|jpg|...  (split train), or ROOT/<split>/<class>/... with split folders
+        layout=r"""ROOT/<class>/*.png|jpg|...  (split train), or ROOT/<split>/<class>/... with split folders
   train, val|valid|validation, test (any case); emotion class names are made canonical
-  optional ROOT/manifest.csv with columns path (relative to ROOT), subject and/or split""",
+  optional ROOT/manifest.csv with columns path (relative to ROOT), subject and/or split
+  ?subject=REGEX: subject from each file name (first group), e.g. ^(S\d+)_ or ^([A-Z]{2})\.;
+  the manifest's subjects win where both are given""",
         read=read,
+        options={
+            "subject": "regular expression searched in each file name; its first group (or the whole match) "
+            "is the subject (default: none; manifest.csv subjects win)",
+        },
     ),
 )

@@ -1,9 +1,15 @@
-"""Data specs: the one way to name a dataset in the CLI and the Python API.
+r"""Data specs: the one way to name a dataset in the CLI and the Python API.
 
 ``FORMAT[:ROOT][?key=value,key=value]``, for example ``rafdb:/data/RAF-DB/basic``,
 ``fer2013:/data/fer2013.csv``, ``ferplus:/data/fer2013new.csv?mode=probability``,
 ``synth:wild?subjects=20,size=48``. Option values are converted to the type of the
-reader's default for that option.
+reader's default for that option (a text default keeps the text as written).
+
+Options are split on commas, but a part that holds no ``=`` continues the value
+before it, comma put back, so a regular expression may hold commas:
+``folder:/d?subject=^(S\d{1,3})_,split=x`` gives ``subject`` = ``^(S\d{1,3})_``.
+A comma at the very end is ignored. A value cannot hold both a comma and an ``=``
+(the part after the comma would read as a new option).
 """
 
 from __future__ import annotations
@@ -39,13 +45,28 @@ def parse_spec(text: str | DataSpec) -> DataSpec:
         raise SpecError("empty data spec: write FORMAT:ROOT, for example rafdb:/data/RAF-DB/basic or synth")
     body, _, query = raw.partition("?")
     fmt, _, root = body.partition(":")
+    return DataSpec(format=fmt.strip().lower(), root=root.strip(), options=_options(query, raw), text=raw)
+
+
+def _options(query: str, raw: str) -> dict[str, str]:
+    """``{key: value}`` of ``k=v,k=v``; a part without ``=`` continues the previous value (see the module doc)."""
+    parts = query.split(",")
+    if parts[-1] == "":
+        parts.pop()  # a trailing comma says nothing
     options: dict[str, str] = {}
-    for part in filter(None, query.split(",")):
-        key, eq, value = part.partition("=")
-        if not eq or not key.strip():
+    key = ""
+    for part in parts:
+        if "=" not in part and key:
+            options[key] += "," + part
+            continue
+        if not part and not key:
+            continue  # an empty part before the first option
+        name, eq, value = part.partition("=")
+        if not eq or not name.strip():
             raise SpecError(f"data spec {raw!r}: option {part!r} is not key=value (write ?key=value,key=value)")
-        options[key.strip()] = value.strip()
-    return DataSpec(format=fmt.strip().lower(), root=root.strip(), options=options, text=raw)
+        key = name.strip()
+        options[key] = value
+    return {k: v.strip() for k, v in options.items()}
 
 
 def _coerce(value: str, default: Any, key: str, spec: DataSpec) -> Any:

@@ -33,6 +33,11 @@ def resolve_protocol(cfg: RunConfig) -> Protocol:
     return load_protocol(cfg.protocol)
 
 
+def resolved_config(cfg: RunConfig) -> RunConfig:
+    """``cfg`` with its unset episode shape taken from its protocol's ``[setting]`` (then the defaults)."""
+    return cfg.with_setting(resolve_protocol(cfg).settings())
+
+
 def build_model(cfg: RunConfig) -> torch.nn.Module:
     """The method of the config around its backbone (with local weights when ``cfg.weights`` is set)."""
     from fsfer.models.registry import build_embedder, build_method

@@ -16,6 +16,9 @@ from typing import Any, get_type_hints
 from fsfer.errors import ConfigError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
+#: The episode shape when neither the options nor the protocol's [setting] table give it
+#: (test_way and test_shot 0: the same as training).
+SETTING_DEFAULTS: dict[str, int] = {"n_way": 5, "k_shot": 1, "q_query": 5, "test_way": 0, "test_shot": 0, "test_query": 15}
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULERS = ("none", "step", "cosine")
 
@@ -34,9 +37,10 @@ class RunConfig:
     method_options: dict[str, Any] = field(default_factory=dict)
     backbone_options: dict[str, Any] = field(default_factory=dict)
     weights: str = ""
-    n_way: int = 5
-    k_shot: int = 1
-    q_query: int = 5
+    #: None: the protocol's literature setting (its [setting] table), else SETTING_DEFAULTS
+    n_way: int | None = None
+    k_shot: int | None = None
+    q_query: int | None = None
     episodes: int = 1000
     lr: float = 1e-3
     optimizer: str = "adam"
@@ -56,19 +60,30 @@ class RunConfig:
     val_episodes: int = 100
     save_every: int = 100
     test_episodes: int = 600
-    test_way: int = 0
-    test_shot: int = 0
-    test_query: int = 15
+    test_way: int | None = None
+    test_shot: int | None = None
+    test_query: int | None = None
+    #: None (``"auto"`` in a file): subject-disjoint episodes whenever every image has a subject
+    disjoint_subjects: bool | None = None
+    allow_small: bool = False
     out: str = ""
+
+    def with_setting(self, setting: dict[str, int] | None = None) -> "RunConfig":
+        """A copy whose unset episode shape (``n_way`` ... ``test_query``) comes from ``setting``
+        (a protocol's literature setting), else from :data:`SETTING_DEFAULTS`."""
+        setting = setting or {}
+        filled = {k: setting.get(k, d) for k, d in SETTING_DEFAULTS.items() if getattr(self, k) is None}
+        return dataclasses.replace(self, **filled)
 
     def validate(self, origin: str = "config") -> "RunConfig":
         """ConfigError naming the first bad value (``origin`` names the file or the option source)."""
+        shape = self.with_setting()  # an unset episode shape is checked as its defaults
         positive = ("n_way", "k_shot", "q_query", "episodes", "image_size", "val_every", "val_episodes", "save_every", "test_episodes", "test_query", "step_size")
         for name in positive:
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{origin}: {name} must be at least 1; got {getattr(self, name)}")
+            if getattr(shape, name) < 1:
+                raise ConfigError(f"{origin}: {name} must be at least 1; got {getattr(shape, name)}")
         for name in ("test_way", "test_shot"):
-            if getattr(self, name) < 0:
+            if getattr(shape, name) < 0:
                 raise ConfigError(f"{origin}: {name} must be 0 (same as training) or more")
         if self.lr <= 0:
             raise ConfigError(f"{origin}: lr must be positive; got {self.lr}")
@@ -83,26 +98,42 @@ class RunConfig:
 
     @property
     def eval_way(self) -> int:
-        return self.test_way or self.n_way
+        """Ways of the validation and test episodes (``test_way``, or ``n_way`` when 0)."""
+        return self.test_way or self.n_way or SETTING_DEFAULTS["n_way"]
 
     @property
     def eval_shot(self) -> int:
-        return self.test_shot or self.k_shot
+        """Shots of the validation and test episodes (``test_shot``, or ``k_shot`` when 0)."""
+        return self.test_shot or self.k_shot or SETTING_DEFAULTS["k_shot"]
 
     def default_out(self) -> str:
         """``runs/<protocol>-<method>-<backbone>-<N>w<K>s`` when ``out`` is not set."""
         proto = "custom" if self.base_classes else Path(self.protocol).stem
-        return self.out or f"runs/{proto}-{self.method}-{self.backbone}-{self.n_way}w{self.k_shot}s"
+        n_way, k_shot = self.n_way or SETTING_DEFAULTS["n_way"], self.k_shot or SETTING_DEFAULTS["k_shot"]
+        return self.out or f"runs/{proto}-{self.method}-{self.backbone}-{n_way}w{k_shot}s"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def to_toml(self) -> str:
-        """The config as TOML (scalars and lists first, then the option tables)."""
-        lines = ["# fsfer episode-train config: repeat this run with `fsfer episode-train --config config.toml`"]
+    def to_toml(self, path: str | Path | None = None) -> str:
+        """The config as TOML (scalars and lists first, then the option tables).
+
+        The first line is a command that repeats the run; given the file's own ``path``
+        it names it, and an output folder beside the run's own so the two never collide.
+        """
+        if path is None:
+            repeat = "fsfer episode-train --config config.toml --out OTHER_DIR"
+        else:
+            out = Path(self.out or self.default_out())
+            repeat = f"fsfer episode-train --config {path} --out {out.parent / (out.name + '-repeat')}"
+        lines = [f"# fsfer episode-train config; repeat this run with: {repeat}"]
         tables = []
         for f in fields(self):
             value = getattr(self, f.name)
+            if value is None:
+                if f.name == "disjoint_subjects":
+                    lines.append(f'{f.name} = "auto"')
+                continue  # an unset episode shape: the protocol's setting decides
             if isinstance(value, dict):
                 tables.append((f.name, value))
             else:
@@ -127,6 +158,11 @@ def _toml_value(value: Any) -> str:
 
 def _coerce(name: str, value: Any, kind: Any, origin: str) -> Any:
     """``value`` checked against the field type (ints are accepted for floats)."""
+    args = [a for a in getattr(kind, "__args__", ()) if a is not type(None)]
+    if type(None) in getattr(kind, "__args__", ()):  # Optional: "auto" (or nothing) means unset
+        if value is None or value == "auto":
+            return None
+        kind = args[0]
     origin_type = getattr(kind, "__origin__", kind)
     if origin_type is list:
         if isinstance(value, str):

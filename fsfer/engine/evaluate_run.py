@@ -1,21 +1,84 @@
-"""Evaluate a checkpoint on a fixed episode file or on seeded episodes of a protocol split."""
+"""Evaluate a checkpoint on a fixed episode file or on seeded episodes of a protocol split.
+
+Three ways, in the order ``fsfer evaluate`` tries them:
+
+- ``episodes`` is a CSV file: replay it over the given data (``--data``), else the
+  run's own; no protocol is involved, only the file's items are decoded, so a file
+  made on one dataset replays with a model trained on another (transfer).
+- ``episodes`` is None and nothing asks for a fresh draw: replay the run's own
+  ``test_episodes.csv`` beside the checkpoint, which reproduces its ``results.json``.
+- otherwise draw ``episodes`` (a count, 600 by default) seeded episodes from a split
+  of the protocol, subject-disjoint whenever every image has a subject.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
+import pandas as pd
 
+from fsfer.datasets.spec import read_many
 from fsfer.engine.build import resolve_device, resolve_protocol
-from fsfer.engine.config import config_from_dict
+from fsfer.engine.config import RunConfig, config_from_dict
 from fsfer.engine.evaluate import EvalResult, evaluate
 from fsfer.engine.predict import load_model
-from fsfer.episodes.fixed import load_episodes
+from fsfer.episodes.fixed import COLUMNS, load_episodes
 from fsfer.episodes.sampler import EpisodeSampler
-from fsfer.errors import ConfigError
+from fsfer.episodes.subjects import disjoint_flag
+from fsfer.errors import ConfigError, EpisodeError
 from fsfer.protocol_data import load_protocol_data
-from fsfer.protocols import load_protocol
+from fsfer.protocols import PARTS, load_protocol
+from fsfer.store import load_dataset
 from fsfer.transforms import Normalise
+
+DEFAULT_DRAWN = 600
+RUN_TEST_FILE = "test_episodes.csv"
+
+
+@dataclass
+class CheckpointEvaluation:
+    """An :class:`EvalResult` and where its episodes came from."""
+
+    result: EvalResult
+    #: the episode CSV replayed, or None for freshly drawn episodes
+    episodes_file: str | None
+    #: whether every episode kept each class's support subjects out of its query
+    disjoint_subjects: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.result.to_json(), "disjoint_subjects": self.disjoint_subjects, "episodes_file": self.episodes_file}
+
+
+def _file_items(path: Path) -> set[str]:
+    """The ``item`` ids an episode CSV names (an error naming the file when it is not one)."""
+    if not path.is_file():
+        raise EpisodeError(f"{path}: no such episode file; make one with `fsfer episodes make ... --out {path}`")
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise EpisodeError(f"{path}: not an episode file with columns {','.join(COLUMNS)} ({err})") from None
+    if tuple(table.columns) != COLUMNS:
+        raise EpisodeError(f"{path}: columns are {','.join(map(str, table.columns))}; expected {','.join(COLUMNS)}")
+    if table.empty:
+        raise EpisodeError(f"{path}: holds no episode")
+    return set(table["item"])
+
+
+def replay_store(path: Path, specs: Sequence[str], image_size: int, progress: bool = False):
+    """A store of the images an episode file names, read from ``specs`` (no protocol needed)."""
+    items = _file_items(path)
+    records = read_many(list(specs))
+    keys = records["source"].astype(str) + ":" + records["item"].astype(str)
+    attrs = dict(records.attrs)
+    picked = records[keys.isin(items).to_numpy()].reset_index(drop=True)
+    picked.attrs = attrs
+    if picked.empty:
+        raise EpisodeError(
+            f"{path}: none of its items is in {' + '.join(specs)}; pass the --data the file was made from"
+        )
+    return load_dataset(picked, image_size, progress=progress)
 
 
 def evaluate_checkpoint(
@@ -23,35 +86,67 @@ def evaluate_checkpoint(
     *,
     data: Sequence[str] | None = None,
     protocol: str | None = None,
-    split: str = "novel",
-    episodes: str | int = 600,
+    split: str | None = None,
+    episodes: str | int | None = None,
     n_way: int | None = None,
     k_shot: int | None = None,
-    q_query: int = 15,
-    seed: int = 0,
+    q_query: int | None = None,
+    seed: int | None = None,
+    disjoint_subjects: bool | None = None,
+    allow_small: bool | None = None,
     device: str = "auto",
     progress: bool = False,
-) -> EvalResult:
-    """Load the checkpoint's model and data; replay ``episodes`` (a CSV path) or draw that many seeded episodes."""
+) -> CheckpointEvaluation:
+    """Evaluate a checkpoint (see the module docstring for which episodes); options are checked before any data is read."""
+    checkpoint = Path(checkpoint)
+    text = None if episodes is None else str(episodes)
+    if split is not None and split not in PARTS:
+        raise ConfigError(f"--split {split!r}: use one of {', '.join(PARTS)}")
+    drawing = any(v is not None for v in (protocol, split, n_way, k_shot, q_query, seed, disjoint_subjects, allow_small))
+    run_file = checkpoint.parent / RUN_TEST_FILE
+    if text is None and not drawing and data is None and run_file.is_file():
+        text = str(run_file)
+    if text is not None and not text.isdigit():
+        clash = [o for o, v in (("--protocol", protocol), ("--split", split), ("--n-way", n_way), ("--k-shot", k_shot),
+                                ("--q-query", q_query), ("--seed", seed), ("--disjoint-subjects", disjoint_subjects),
+                                ("--allow-small", allow_small)) if v is not None]
+        if clash:
+            raise ConfigError(f"{clash[0]} draws episodes; an episode file ({text}) fixes them already: drop one of the two")
+    count = DEFAULT_DRAWN if text is None else int(text) if text.isdigit() else None
+    if count is not None and count < 1:
+        raise ConfigError("--episodes must be at least 1 (or an episode CSV file)")
     dev = resolve_device(device)
     model, ckpt = load_model(checkpoint, dev)
     cfg = config_from_dict(ckpt["config"], str(checkpoint))
-    proto = load_protocol(protocol) if protocol else resolve_protocol(cfg)
-    specs = list(data) if data else list(cfg.data)
-    pdata = load_protocol_data(proto, specs, int(ckpt["image_size"]), progress=progress)
-    text = str(episodes)
-    if text.isdigit():
-        count = int(text)
-        if count < 1:
-            raise ConfigError("--episodes must be at least 1 (or an episode CSV file)")
-        sampler = EpisodeSampler(
-            pdata.store, pdata.classes(split), n_way or cfg.eval_way, k_shot or cfg.eval_shot, q_query, seed,
-            episodes=count, indices=pdata.rows[split], allow_small=True,
-        )
-        indices = [sampler.index(i) for i in range(count)]
-    else:
-        indices = load_episodes(text, pdata.store)
-        if not indices:
-            raise ConfigError(f"{text}: holds no episode")
     normalise = Normalise(tuple(ckpt["normalise"]["mean"]), tuple(ckpt["normalise"]["std"]))
-    return evaluate(model, pdata.store, indices, transform=normalise, device=dev, progress=progress)
+    size = int(ckpt["image_size"])
+    if count is None:
+        path = Path(text)
+        specs = list(data) if data else _run_specs(cfg)
+        store = replay_store(path, specs, size, progress=progress)
+        indices = load_episodes(path, store)
+        result = evaluate(model, store, indices, transform=normalise, device=dev, progress=progress)
+        return CheckpointEvaluation(result, str(path), disjoint_flag(store, indices))
+    proto = load_protocol(protocol) if protocol else resolve_protocol(cfg)
+    pdata = load_protocol_data(proto, list(data) if data else list(cfg.data), size, progress=progress,
+                               require_subjects=disjoint_subjects is True)
+    part = split or "novel"
+    sampler = EpisodeSampler(
+        pdata.store, pdata.classes(part), n_way or cfg.eval_way, k_shot or cfg.eval_shot,
+        q_query or cfg.test_query or 15, 0 if seed is None else seed, episodes=count, indices=pdata.rows[part],
+        allow_small=cfg.allow_small if allow_small is None else allow_small,
+        disjoint_subjects=disjoint_subjects,
+    )
+    indices = [sampler.index(i) for i in range(count)]
+    result = evaluate(model, pdata.store, indices, transform=normalise, device=dev, progress=progress)
+    return CheckpointEvaluation(result, None, sampler.disjoint)
+
+
+def _run_specs(cfg: RunConfig) -> list[str]:
+    """The data a run was trained on: its ``data``, else its protocol's default data."""
+    if cfg.data:
+        return list(cfg.data)
+    default = list(resolve_protocol(cfg).default_data)
+    if not default:
+        raise ConfigError("the checkpoint's run names no data: pass --data FORMAT:ROOT")
+    return default

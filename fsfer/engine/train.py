@@ -23,14 +23,15 @@ from typing import Any
 
 import torch
 
-from fsfer.engine.build import build_model, build_optimizer, build_scheduler, resolve_device, resolve_protocol
+from fsfer import __version__ as fsfer_version
+from fsfer.engine.build import build_model, build_optimizer, build_scheduler, resolve_device, resolve_protocol, resolved_config
 from fsfer.engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from fsfer.engine.config import RunConfig, config_from_dict
 from fsfer.engine.distributed import DistInfo, all_mean, barrier, init_distributed, shutdown
 from fsfer.engine.evaluate import EvalResult, evaluate
 from fsfer.episodes.fixed import save_episodes
 from fsfer.episodes.sampler import EpisodeIndex, EpisodeSampler, episode_generator, gather
-from fsfer.errors import ConfigError, TrainingError
+from fsfer.errors import ConfigError, EpisodeError, TrainingError
 from fsfer.protocol_data import ProtocolData, load_protocol_data
 from fsfer.transforms import Normalise, random_flip
 
@@ -44,6 +45,8 @@ class TrainResult:
     episodes: int
     best_val: float
     test: EvalResult | None
+    #: whether the run's episodes kept each class's support subjects out of its query
+    disjoint_subjects: bool = False
 
 
 def check_out_dir(out: Path, resume: bool, force: bool) -> None:
@@ -60,17 +63,48 @@ def check_out_dir(out: Path, resume: bool, force: bool) -> None:
         )
 
 
-def make_episode_sets(cfg: RunConfig, pdata: ProtocolData) -> tuple[EpisodeSampler, list[EpisodeIndex], list[EpisodeIndex]]:
-    """The training sampler (base rows) and the fixed validation and test episode sets."""
+@dataclass
+class EpisodeSets:
+    """The training sampler (base rows) and the fixed validation and test episode sets of a run."""
+
+    train: EpisodeSampler
+    val: list[EpisodeIndex]
+    test: list[EpisodeIndex]
+    #: whether every sampler keeps each class's support subjects out of its query
+    disjoint_subjects: bool
+
+
+def make_episode_sets(cfg: RunConfig, pdata: ProtocolData) -> EpisodeSets:
+    """The training sampler and the fixed validation and test sets, subject-disjoint unless ``cfg`` says not.
+
+    An EpisodeError from a sampler is re-raised naming the set and the option that shapes it.
+    """
     store, rows = pdata.store, pdata.rows
-    train = EpisodeSampler(store, pdata.classes("base"), cfg.n_way, cfg.k_shot, cfg.q_query, cfg.seed,
-                           episodes=cfg.episodes, indices=rows["base"])
-    val_way = min(cfg.eval_way, len(pdata.classes("val")))
-    val = EpisodeSampler(store, pdata.classes("val"), val_way, cfg.eval_shot, cfg.test_query, cfg.seed + 1,
-                         episodes=cfg.val_episodes, indices=rows["val"], allow_small=True)
-    test = EpisodeSampler(store, pdata.classes("novel"), cfg.eval_way, cfg.eval_shot, cfg.test_query, cfg.seed + 2,
-                          episodes=cfg.test_episodes, indices=rows["novel"], allow_small=True)
-    return train, [val.index(i) for i in range(len(val))], [test.index(i) for i in range(len(test))]
+    n_novel = len(pdata.classes("novel"))
+    if cfg.eval_way > n_novel:
+        raise ConfigError(
+            f"test_way = {cfg.eval_way} is larger than the {n_novel} novel classes of protocol {pdata.protocol.name} "
+            f"({', '.join(pdata.classes('novel'))}); pass --test-way {n_novel} (test_way in a config)"
+        )
+    common = {"allow_small": cfg.allow_small, "disjoint_subjects": cfg.disjoint_subjects}
+    plans = (
+        ("training", "base", cfg.n_way, cfg.k_shot, cfg.q_query, cfg.seed, cfg.episodes, "--n-way/--k-shot/--q-query"),
+        ("validation", "val", min(cfg.eval_way, len(pdata.classes("val"))), cfg.eval_shot, cfg.test_query, cfg.seed + 1,
+         cfg.val_episodes, "--test-shot/--test-query"),
+        ("test", "novel", cfg.eval_way, cfg.eval_shot, cfg.test_query, cfg.seed + 2, cfg.test_episodes,
+         "--test-way/--test-shot/--test-query"),
+    )
+    samplers = []
+    for what, part, way, shot, query, seed, count, options in plans:
+        try:
+            samplers.append(EpisodeSampler(store, pdata.classes(part), way, shot, query, seed, episodes=count,
+                                           indices=rows[part], **common))
+            if what != "training":
+                samplers[-1] = [samplers[-1].index(i) for i in range(count)], samplers[-1].disjoint
+        except EpisodeError as err:
+            raise EpisodeError(f"{what} episodes ({part} split, {way}-way {shot}-shot {query}-query; {options}): {err}") from None
+    train, (val, val_disjoint), (test, test_disjoint) = samplers
+    return EpisodeSets(train, val, test, train.disjoint and val_disjoint and test_disjoint)
 
 
 class MetricsLog:
@@ -115,6 +149,7 @@ def train(
     Everything that can be wrong with the input is checked before anything is written.
     ``stop_after`` ends the run after that many episodes as if it were killed (tests use it).
     """
+    cfg = resolved_config(cfg)
     cfg.validate()
     out = Path(cfg.default_out())
     check_out_dir(out, resume, force)
@@ -147,9 +182,14 @@ def _train(
     if info.enabled and device.type == "cuda":
         device = torch.device("cuda", info.local_rank)
         torch.cuda.set_device(device)
+    wall_start = time.perf_counter()
     protocol = resolve_protocol(cfg)
-    pdata = load_protocol_data(protocol, cfg.data, cfg.image_size, progress=progress and info.is_main)
-    train_sampler, val_set, test_set = make_episode_sets(cfg, pdata)
+    pdata = load_protocol_data(protocol, cfg.data, cfg.image_size, progress=progress and info.is_main,
+                               require_subjects=bool(cfg.disjoint_subjects))
+    sets = make_episode_sets(cfg, pdata)
+    train_sampler, val_set, test_set = sets.train, sets.val, sets.test
+    if cfg.disjoint_subjects is None:  # the config saved and checkpointed says what "auto" became
+        cfg = config_from_dict({"disjoint_subjects": sets.disjoint_subjects}, "auto", base=cfg)
     torch.manual_seed(cfg.seed)
     model = build_model(cfg).to(device)
     if cfg.channels_last:
@@ -176,7 +216,7 @@ def _train(
                 (out / name).unlink(missing_ok=True)
         out.mkdir(parents=True, exist_ok=True)
         if checkpoint is None:
-            (out / "config.toml").write_text(cfg.to_toml())
+            (out / "config.toml").write_text(cfg.to_toml(out / "config.toml"))
             save_episodes(out / "val_episodes.csv", pdata.store, val_set)
             save_episodes(out / "test_episodes.csv", pdata.store, test_set)
     if checkpoint is not None:
@@ -267,7 +307,10 @@ def _train(
             model.load_state_dict(best["model"])
         test = evaluate(model, store, test_set, transform=normalise, device=device, autocast=autocast, progress=progress)
         summary = {"protocol": protocol.name, "method": cfg.method, "backbone": cfg.backbone, "split": "novel",
-                   "best_val_accuracy": best_val, "checkpoint": str(out / "best.pt"), **test.to_json()}
+                   "best_val_accuracy": best_val, "checkpoint": str(out / "best.pt"),
+                   "fsfer_version": fsfer_version, "torch_version": torch.__version__, "seed": cfg.seed,
+                   "wall_seconds": round(time.perf_counter() - wall_start, 3), "disjoint_subjects": sets.disjoint_subjects,
+                   "test_episodes_file": str(out / "test_episodes.csv"), **test.to_json()}
         (out / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
     barrier(info)
-    return TrainResult(out=out, episodes=cfg.episodes, best_val=best_val, test=test)
+    return TrainResult(out=out, episodes=cfg.episodes, best_val=best_val, test=test, disjoint_subjects=sets.disjoint_subjects)

@@ -17,6 +17,7 @@ import torch
 
 from fsfer.episodes.counter_rng import counters, episode_keys, episode_seed, random_bits, uniforms
 from fsfer.episodes.episode import Episode
+from fsfer.episodes.subjects import min_images_for_shots, subject_codes
 from fsfer.errors import EpisodeError
 
 
@@ -41,8 +42,11 @@ class EpisodeIndex:
 DRAWN_POOL = 4
 #: episodes drawn together (one vectorised draw, cached for ``index``/``__getitem__``)
 BLOCK = 64
-# counter streams (see counter_rng): way keys, image keys per way slot, draws per way slot, query sizes
-STREAM_WAYS, STREAM_KEYS, STREAM_DRAWS, STREAM_QUERY_SIZES = 0, 1, 1 << 16, 1 << 17
+# counter streams (see counter_rng): way keys, image keys per way slot, draws per way slot, query sizes,
+# fresh keys for a subject-disjoint way whose first order left too few query candidates
+STREAM_WAYS, STREAM_KEYS, STREAM_DRAWS, STREAM_QUERY_SIZES, STREAM_RETRY = 0, 1, 1 << 16, 1 << 17, 1 << 18
+#: redraws of a subject-disjoint way before its class is reported as too small
+DISJOINT_RETRIES = 64
 
 
 def _smallest(bits: np.ndarray, m: int, sizes: np.ndarray | None = None) -> np.ndarray:
@@ -92,10 +96,18 @@ class EpisodeSampler(torch.utils.data.Dataset):
     ``classes``, ``records`` and, to gather images, ``images``). ``indices`` limits
     the draw to some rows (a protocol split). ``allow_small`` lets a class with
     fewer than K + Q images give the query what remains (an unbalanced query);
-    ``unbalanced`` draws each class's query size from 1..Q; ``disjoint_subjects``
-    keeps the subjects of a class's support out of its query. Indexable (``sampler[i]``
+    ``unbalanced`` draws each class's query size from 1..Q. Indexable (``sampler[i]``
     is an :class:`Episode` with uint8 images, or passed through ``transform``) and
     iterable over ``episodes`` episodes; usable in a DataLoader with ``batch_size=None``.
+
+    ``disjoint_subjects`` keeps the subjects of a class's support out of its query:
+    ``None`` (the default) turns it on whenever every drawable image has a subject,
+    ``True`` requires subjects, ``False`` turns it off; ``self.disjoint`` says which it
+    is. The support is drawn as in the plain sampler (the first K of a random order of
+    the class's pool); the query is the next Q images of that order whose subject is
+    not in the support. A way whose order leaves too few is redrawn with fresh keys
+    (still a function of ``(seed, i)`` alone). A class whose subjects cannot give K
+    shots and Q disjoint queries in any draw is an error up front, naming the class.
     """
 
     def __init__(
@@ -111,13 +123,13 @@ class EpisodeSampler(torch.utils.data.Dataset):
         indices: Sequence[int] | np.ndarray | torch.Tensor | None = None,
         allow_small: bool = False,
         unbalanced: bool = False,
-        disjoint_subjects: bool = False,
+        disjoint_subjects: bool | None = None,
         transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> None:
         self.dataset = dataset
         self.n_way, self.k_shot, self.q_query = int(n_way), int(k_shot), int(q_query)
         self.seed, self.episodes = int(seed), int(episodes)
-        self.allow_small, self.unbalanced, self.disjoint_subjects = allow_small, unbalanced, disjoint_subjects
+        self.allow_small, self.unbalanced = allow_small, unbalanced
         self.transform = transform
         for name, value, low in (("n_way", self.n_way, 1), ("k_shot", self.k_shot, 1), ("q_query", self.q_query, 1), ("episodes", self.episodes, 1)):
             if value < low:
@@ -152,6 +164,18 @@ class EpisodeSampler(torch.utils.data.Dataset):
                 f"class {wanted[i]!r} has {sizes[i]} images, fewer than k_shot + 1 = {need}, "
                 f"leaving {len(usable)} usable classes for {self.n_way}-way episodes"
             )
+        #: subject code of every store row (-1: unknown) when episodes are subject-disjoint, else None
+        self.subject_codes: np.ndarray | None = None
+        codes = subject_codes(dataset, rows.numpy()) if disjoint_subjects is not False else None
+        if disjoint_subjects and codes is None:
+            raise EpisodeError(
+                "disjoint_subjects needs a subject for every image and some have none; give the data subjects "
+                "(a manifest.csv, or ?subject=REGEX for folder data) or turn it off (--no-disjoint-subjects)"
+            )
+        self.disjoint = codes is not None
+        if self.disjoint:
+            self.subject_codes = codes
+            usable = self._disjoint_usable(wanted, usable, codes)
         self.usable = np.asarray(usable, dtype=np.int64)
         # pools as one padded matrix, so a block of episodes is drawn with array operations
         self.pool_sizes = np.asarray(sizes, dtype=np.int64)
@@ -163,16 +187,37 @@ class EpisodeSampler(torch.utils.data.Dataset):
         self.support_labels = torch.arange(self.n_way).repeat_interleave(self.k_shot)
         self.plain_query_labels = torch.arange(self.n_way).repeat_interleave(self.q_query)
         # allow_small alone changes nothing while every class has K + Q images: the fast path then serves
-        self._plain = not (unbalanced or disjoint_subjects) and min(sizes[i] for i in usable) >= self.k_shot + self.q_query
+        self._plain = not (unbalanced or self.disjoint) and min(sizes[i] for i in usable) >= self.k_shot + self.q_query
         self._block_cache: tuple[int, tuple[torch.Tensor, torch.Tensor]] | None = None
         self._labels_cache: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
-        self.subjects: torch.Tensor | None = None
-        if disjoint_subjects:
-            subj = dataset.records["subject"]
-            if subj.isna().any():
-                raise EpisodeError("disjoint_subjects needs a subject for every image; this dataset has none for some")
-            _, codes = np.unique(subj.to_numpy().astype(str), return_inverse=True)
-            self.subjects = torch.as_tensor(codes, dtype=torch.long)
+
+    def _disjoint_usable(self, wanted: list[str], usable: list[int], codes: np.ndarray) -> list[int]:
+        """The usable classes under subject-disjoint episodes; an EpisodeError names a class that cannot serve.
+
+        A class serves when, in the best case (support on the subjects with the fewest
+        images that hold K shots), the other subjects keep Q images for the query (one
+        under ``allow_small``, which drops the classes that cannot).
+        """
+        need = 1 if self.allow_small else self.q_query
+        kept, worst = [], None
+        for i in usable:
+            counts = np.bincount(codes[self.pools[i].numpy()])
+            counts = counts[counts > 0]
+            left = int(self.pools[i].numel()) - min_images_for_shots(counts, self.k_shot)
+            if left >= need:
+                kept.append(i)
+            elif worst is None:
+                worst = (i, counts.size, left)
+        if worst is not None and (not self.allow_small or len(kept) < self.n_way):
+            i, n_subjects, left = worst
+            raise EpisodeError(
+                f"class {wanted[i]!r} has {n_subjects} subject(s) ({int(self.pools[i].numel())} images): "
+                f"{self.k_shot} shot(s) leave at most {left} image(s) of other subjects for its query, "
+                f"fewer than {'1' if self.allow_small else f'q_query = {self.q_query}'}; "
+                "allow small queries (allow_small), use fewer shots, or turn subject-disjoint episodes off "
+                "(--no-disjoint-subjects)"
+            )
+        return kept
 
     def __len__(self) -> int:
         return self.episodes
@@ -286,27 +331,25 @@ class EpisodeSampler(torch.utils.data.Dataset):
         )
 
     def _draw_special(self, i: int, keys: np.ndarray, ways: np.ndarray) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Per-way support and query under allow_small, unbalanced or disjoint_subjects."""
+        """Per-way support and query under allow_small, unbalanced or subject-disjoint episodes."""
         if self.unbalanced:
             u = uniforms(keys[:, None], counters(STREAM_QUERY_SIZES, self.n_way))[0]
-            q_sizes = (1 + (u * self.q_query).astype(np.int64)).tolist()
+            q_sizes = 1 + (u * self.q_query).astype(np.int64)
         else:
-            q_sizes = [self.q_query] * self.n_way
+            q_sizes = np.full(self.n_way, self.q_query, dtype=np.int64)
+        if self.disjoint:
+            return self._draw_disjoint(i, keys, ways, q_sizes)
         support, query = [], []
         m = self.k_shot + self.q_query
         for way, pool_id in enumerate(ways.tolist()):
             size = int(self.pool_sizes[pool_id])
             slot, size_ = np.array([way]), np.array([size])
-            if self.subjects is not None:  # the whole pool in random order: some may be filtered out
-                positions = self._by_keys(keys, slot, size_, size)[0]
-            elif size >= DRAWN_POOL * m:  # as the plain draw, so that these options alone change no episode
+            if size >= DRAWN_POOL * m:  # as the plain draw, so that these options alone change no episode
                 positions = self._by_draws(keys, slot, size_, m)[0]
             else:
                 positions = self._by_keys(keys, slot, size_, min(m, size))[0]
             order = torch.from_numpy(self.pool_matrix[pool_id, positions])
             shots, rest = order[: self.k_shot], order[self.k_shot :]
-            if self.subjects is not None:
-                rest = rest[~torch.isin(self.subjects[rest], self.subjects[shots])]
             if rest.numel() < q_sizes[way] and not self.allow_small:
                 raise EpisodeError(
                     f"episode {i}: class {self.class_names[pool_id]!r} has {rest.numel()} query candidates "
@@ -315,8 +358,77 @@ class EpisodeSampler(torch.utils.data.Dataset):
             if rest.numel() == 0:
                 raise EpisodeError(f"episode {i}: class {self.class_names[pool_id]!r} has no image left for the query")
             support.append(shots)
-            query.append(rest[: q_sizes[way]])
+            query.append(rest[: int(q_sizes[way])])
         return support, query
+
+    def _disjoint_order(self, keys: np.ndarray, slots: np.ndarray, pool_ids: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+        """Store rows in a random order of each way's pool, and which are real: ``[R, W]`` rows and ``[R, W]`` mask.
+
+        Pools of at least ``DRAWN_POOL * m`` images give the first ``m`` of the order in
+        O(m) (:meth:`_by_draws`); smaller pools give their whole order (:meth:`_by_keys`).
+        """
+        sizes = self.pool_sizes[pool_ids]
+        large = sizes >= DRAWN_POOL * m
+        width = int(max(m if large.any() else 0, sizes[~large].max() if (~large).any() else 0))
+        positions = np.zeros((pool_ids.size, width), dtype=np.int64)
+        real = np.zeros((pool_ids.size, width), dtype=bool)
+        if large.any():
+            positions[large, :m] = self._by_draws(keys[large], slots[large], sizes[large], m)
+            real[large, :m] = True
+        if (~large).any():
+            small = ~large
+            w = int(sizes[small].max())
+            positions[small, :w] = self._by_keys(keys[small], slots[small], sizes[small], w)
+            real[small, :w] = np.arange(w)[None, :] < sizes[small][:, None]
+        positions[~real] = 0
+        return self.pool_matrix[pool_ids[:, None], positions], real
+
+    def _draw_disjoint(
+        self, i: int, keys: np.ndarray, ways: np.ndarray, q_sizes: np.ndarray
+    ) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+        """Subject-disjoint ways of episode ``i``, all ways in a few array operations.
+
+        Each way's support is the first K of a random order of its pool; its query the
+        next ``q_sizes[way]`` images of that order whose subject is not in the support.
+        Large pools look at a prefix of the order first, and at the whole order only if
+        the prefix falls short; a way whose whole order falls short is redrawn with
+        fresh keys (``DISJOINT_RETRIES`` times) before it is reported.
+        """
+        k, codes = self.k_shot, self.subject_codes
+        slots = np.arange(self.n_way)
+        prefix = k + 2 * int(q_sizes.max()) + 8
+        need = np.where(self.allow_small, 1, q_sizes)
+        support: list[torch.Tensor | None] = [None] * self.n_way
+        query: list[torch.Tensor | None] = [None] * self.n_way
+        todo = slots
+        way_keys = np.repeat(keys, self.n_way)
+        for attempt in range(DISJOINT_RETRIES + 1):
+            if attempt:
+                way_keys = random_bits(way_keys, counters(STREAM_RETRY, 1)[0])
+            for m in (prefix, None):  # a prefix of the order, then (if needed) the whole order
+                pools = ways[todo]
+                order, real = self._disjoint_order(
+                    way_keys[todo], todo, pools, m if m is not None else int(self.pool_sizes[pools].max()) + 1
+                )
+                subj = codes[order]
+                ok = real[:, k:] & ~(subj[:, k:, None] == subj[:, :k, None].transpose(0, 2, 1)).any(axis=2)
+                found = ok.sum(axis=1)
+                done = found >= need[todo]
+                ranks = np.cumsum(ok, axis=1)
+                for r in np.flatnonzero(done):
+                    way = int(todo[r])
+                    support[way] = torch.from_numpy(order[r, :k].copy())
+                    picked = ok[r] & (ranks[r] <= q_sizes[way])
+                    query[way] = torch.from_numpy(order[r, k:][picked].copy())
+                todo = todo[~done]
+                if todo.size == 0:
+                    return support, query  # type: ignore[return-value]
+        pool_id = int(ways[todo[0]])
+        raise EpisodeError(
+            f"episode {i}: class {self.class_names[pool_id]!r} gave fewer than "
+            f"{int(need[todo[0]])} query image(s) of subjects outside its support in {DISJOINT_RETRIES + 1} draws; "
+            "allow small queries (allow_small), use fewer shots, or turn subject-disjoint episodes off (--no-disjoint-subjects)"
+        )
 
     # -- gathering -------------------------------------------------------------------------
 

@@ -85,3 +85,54 @@ def test_python_dash_m_and_help_list_the_groups() -> None:
         assert group in done.stdout
     bad = subprocess.run([sys.executable, "-m", "fsfer", "datasets", "info", "rafdb:/nope"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
+
+
+def _subject_folder(root: Path) -> Path:
+    """happy: S1_a, S2_a, S2_b (train), S3_a (test); angry: S1_b, x; sad: y; x and y are in manifest.csv."""
+    names = {"train/happy": ["S1_a.png", "S2_a.png", "S2_b.png"], "test/happy": ["S3_a.png"],
+             "train/angry": ["S1_b.png", "x.png"], "train/sad": ["y.png"]}  # fmt: skip
+    for folder, files in names.items():
+        (root / folder).mkdir(parents=True)
+        for name in files:
+            Image.new("RGB", (6, 6)).save(root / folder / name)
+    (root / "manifest.csv").write_text("path,subject\ntrain/angry/x.png,S4\ntrain/sad/y.png,\n")
+    return root
+
+
+def test_info_json_counts_subjects_per_class(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _subject_folder(tmp_path / "d")
+    (root / "train" / "sad" / "y.png").rename(root / "train" / "sad" / "S5_y.png")
+    (root / "manifest.csv").write_text("path,subject\ntrain/angry/x.png,S4\n")
+    assert run(["datasets", "info", f"folder:{root}?subject=^(S\\d+)_", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert list(info["classes"]) == ["happiness", "sadness", "anger"]  # canonical class order
+    assert info["subjects"] == 5 and "images_without_subject" not in info
+    assert info["subjects_per_class"] == {"happiness": 3, "anger": 2, "sadness": 1}
+    assert list(info["subjects_per_class"]) == list(info["classes"])
+
+
+def test_info_json_counts_images_without_subject(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _subject_folder(tmp_path / "d")
+    (root / "manifest.csv").write_text("path,subject\ntrain/happy/S1_a.png,S1\ntrain/happy/S2_a.png,S2\n")
+    assert run(["datasets", "info", f"folder:{root}", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["subjects"] == 2 and info["images_without_subject"] == 5
+    assert info["subjects_per_class"] == {"happiness": 2, "anger": 0, "sadness": 0}
+
+
+def test_info_table_has_a_subjects_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = _subject_folder(tmp_path / "d")
+    (root / "manifest.csv").write_text("path,subject\ntrain/angry/x.png,S4\ntrain/happy/S2_b.png,\n")
+    (root / "train" / "sad" / "y.png").unlink()
+    assert run(["datasets", "info", f"folder:{root}"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"folder {root}: 6 images, 1 subjects (5 images without subject)"
+    cells = [[c.strip() for c in line.replace("┃", "│").split("│")] for line in lines[1:]]
+    rows = {row[0]: row[1:] for row in cells if len(row) > 1}
+    assert rows["class"] == ["train", "test", "all", "subjects"]
+    assert rows["happiness"] == ["3", "1", "4", "0"] and rows["anger"] == ["2", "0", "2", "1"]
+
+
+def test_info_table_without_subjects_has_no_subjects_column(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["datasets", "info", f"folder:{_folder(tmp_path / 'd')}"]) == 0
+    assert "subjects" not in capsys.readouterr().out

@@ -9,7 +9,7 @@ import pytest
 
 from fsfer.cli import run
 
-SMALL = "synth?subjects=6,per_subject=2,size=32"
+SMALL = "synth?subjects=16,per_subject=1,size=32"
 
 
 def test_make_then_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -10,8 +10,8 @@ from PIL import Image
 
 from fsfer.cli import run
 
-TINY = ["--data", "synth?subjects=6,per_subject=1,size=32", "--image-size", "32", "--method", "protonet",
-        "--backbone", "conv4-pool", "--n-way", "3", "--k-shot", "1", "--q-query", "2", "--episodes", "4",
+TINY = ["--data", "synth?subjects=16,per_subject=1,size=32", "--image-size", "32", "--method", "protonet",
+        "--backbone", "conv4-pool", "--n-way", "3", "--k-shot", "1", "--q-query", "2", "--test-query", "2", "--episodes", "4",
         "--val-every", "2", "--val-episodes", "3", "--save-every", "2", "--test-episodes", "4", "--device", "cpu"]
 
 

@@ -30,6 +30,7 @@ def test_peak_frames_only(make_ckplus) -> None:
     ]
     assert df["label"].tolist() == ["disgust", "contempt", "surprise"]
     assert df["subject"].tolist() == ["S005", "S010", "S011"]
+    assert df["sequence"].tolist() == ["S005/001", "S010/002", "S011/001"]
     assert set(df["split"]) == {"train"} and df["box"].isna().all()
     assert df["path"].iloc[0] == os.path.join(os.path.abspath(root), IMG, "S005", "001", "S005_001_00000004.png")
 
@@ -97,3 +98,14 @@ def test_missing_peak_image(make_ckplus) -> None:
 def test_bad_peak_option(make_ckplus) -> None:
     with pytest.raises(SpecError, match="peak=0 must be at least 1"):
         read(str(make_ckplus()), peak=0)
+
+
+def test_every_frame_records_its_sequence(make_ckplus) -> None:
+    root = make_ckplus([("S005", "001", 4, 3), ("S005", "002", 3, 5), ("S010", "001", 3, 7)])
+    df = read(str(root), peak=2, neutral=True)
+    assert df.groupby("sequence").size().to_dict() == {"S005/001": 3, "S005/002": 3, "S010/001": 3}
+    neutral = df[df["label"] == "neutral"]
+    assert neutral["sequence"].tolist() == ["S005/001", "S005/002", "S010/001"]  # the neutral first frame too
+    assert (df["sequence"].str.split("/").str[0] == df["subject"]).all()
+    assert all(f"/{seq}/" in item for item, seq in zip(df["item"], df["sequence"]))
+    assert "sequence = S005/001" in ckplus.FORMATS[0].layout

@@ -7,7 +7,7 @@ import os
 import pytest
 
 from fsfer.datasets import folder
-from fsfer.errors import DataError
+from fsfer.errors import DataError, SpecError
 
 read = folder.FORMATS[0].read
 
@@ -120,3 +120,55 @@ def test_no_images(make_folder) -> None:
     root = make_folder([], files={"happy/readme.txt": "x"})
     with pytest.raises(DataError, match="no images found; expected ROOT/<class>/"):
         read(str(root))
+
+
+def test_subject_from_file_names(make_folder) -> None:
+    root = make_folder(["anger/S005_001_00000011.png", "anger/S010_002_00000005.png", "happy/S005_003_00000009.png"])
+    df = read(str(root), subject=r"^(S\d+)_")
+    assert dict(zip(df["item"], df["subject"])) == {"anger/S005_001_00000011.png": "S005",
+                                                     "anger/S010_002_00000005.png": "S010",
+                                                     "happy/S005_003_00000009.png": "S005"}  # fmt: skip
+
+
+def test_subject_regex_without_group_is_the_whole_match(make_folder) -> None:
+    root = make_folder(["anger/KA.AN1.39.tiff", "fear/KL.FE3.176.tiff"])
+    assert read(str(root), subject=r"^[A-Z]{2}")["subject"].tolist() == ["KA", "KL"]
+
+
+def test_subject_regex_searches_the_file_name_not_the_folder(make_folder) -> None:
+    root = make_folder(["S9_anger/x_S1_a.png"])
+    assert read(str(root), subject=r"(S\d+)_")["subject"].tolist() == ["S1"]
+
+
+def test_manifest_subject_wins_over_the_regex(make_folder) -> None:
+    manifest = "path,subject\nhappy/KA.HA2.30.tiff,kaori\nhappy/KL.HA1.2.tiff,\n"
+    root = make_folder(["happy/KA.HA2.30.tiff", "happy/KL.HA1.2.tiff", "sad/YM.SA1.55.tiff", "sad/nomatch.tiff"],
+                       files={"manifest.csv": manifest + "sad/nomatch.tiff,someone\n"})  # fmt: skip
+    df = read(str(root), subject=r"^([A-Z]{2})\.")
+    assert df["subject"].tolist() == ["kaori", "KL", "YM", "someone"]  # listed ones keep theirs
+
+
+def test_subject_regex_mismatch_names_the_image_and_the_fix(make_folder) -> None:
+    root = make_folder(["anger/S005_001.png", "anger/face1.png", "sad/face2.png"])
+    with pytest.raises(DataError) as err:
+        read(str(root), subject=r"^(S\d+)_")
+    message = str(err.value)
+    assert message.startswith(os.path.join(os.path.abspath(root), "anger", "face1.png") + ": ")
+    assert r"'^(S\\d+)_'" in message and "(and 1 more)" in message
+    assert "fix the pattern" in message and "manifest.csv" in message
+
+
+def test_invalid_subject_regex_is_a_spec_error(make_folder) -> None:
+    root = make_folder(["anger/a.png"])
+    with pytest.raises(SpecError, match=r"option subject='\^\(S' is not a valid regular expression \(missing \), "):
+        read(str(root), subject="^(S")
+
+
+def test_subject_option_through_a_data_spec(make_folder) -> None:
+    from fsfer.datasets import all_formats, read_records
+
+    root = make_folder(["anger/S005_001_00000011.png", "anger/S12_001_00000002.png"])
+    df = read_records(rf"folder:{root}?subject=^(S\d{{1,3}})_")  # the comma stays in the regex
+    assert df["subject"].tolist() == ["S005", "S12"]
+    fmt = all_formats()["folder"]
+    assert set(fmt.options) == {"subject"} and "?subject=REGEX" in fmt.layout

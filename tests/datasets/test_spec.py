@@ -75,3 +75,19 @@ def test_read_records_with_options(make_ckplus, make_ferplus, make_affectnet) ->
     assert read_records(f"ferplus:{root}?mode=probability")["targets"].tolist() == [{"happiness": 0.5, "surprise": 0.5}]
     with pytest.raises(SpecError, match="unknown option 'mod' for format ferplus"):
         read_records(f"ferplus:{root}?mod=probability")
+
+
+def test_parts_without_equals_continue_the_previous_value() -> None:
+    spec = parse_spec(r"folder:/d?subject=^(S\d{1,3})_,split=x")
+    assert spec.options == {"subject": r"^(S\d{1,3})_", "split": "x"}
+    assert parse_spec(r"folder:/d?subject=(\d{2,}),(a|b),,c").options == {"subject": r"(\d{2,}),(a|b),,c"}
+    assert parse_spec("ckplus:/d?peak=2,").options == {"peak": "2"}  # a trailing comma says nothing
+    with pytest.raises(SpecError, match=r"option '\^\(S\\\\d\{1' is not key=value"):
+        parse_spec(r"folder:/d?^(S\d{1,3})_")
+
+
+def test_text_option_keeps_the_regex() -> None:
+    from fsfer.datasets import folder
+
+    opts = reader_options(parse_spec(r"folder:/d?subject=^(S\d{1,3})_"), folder.read)
+    assert opts == {"subject": r"^(S\d{1,3})_"}

@@ -8,7 +8,7 @@ import pytest
 
 from fsfer.engine.config import RunConfig
 
-TINY_DATA = "synth?subjects=6,per_subject=1,size=32"
+TINY_DATA = "synth?subjects=16,per_subject=1,size=32"
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ def test_torchrun_two_cpu_processes(tmp_path: Path) -> None:
     out = tmp_path / "ddp"
     cmd = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-        "-m", "fsfer", "episode-train", "--data", "synth?subjects=6,per_subject=1,size=32", "--image-size", "32",
-        "--method", "protonet", "--backbone", "conv4-pool", "--n-way", "3", "--k-shot", "1", "--q-query", "2",
+        "-m", "fsfer", "episode-train", "--data", "synth?subjects=16,per_subject=1,size=32", "--image-size", "32",
+        "--method", "protonet", "--backbone", "conv4-pool", "--n-way", "3", "--k-shot", "1", "--q-query", "2", "--test-query", "2",
         "--episodes", "4", "--val-every", "2", "--val-episodes", "2", "--save-every", "2", "--test-episodes", "3",
         "--device", "cpu", "--out", str(out),
     ]

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import fsfer
 from fsfer.engine import train as train_mod
 from fsfer.engine.checkpoint import load_checkpoint
 from fsfer.engine.config import RunConfig, load_config
@@ -34,7 +35,13 @@ def test_a_run_writes_its_files(tiny_config: RunConfig) -> None:
     results = json.loads((out / "results.json").read_text())
     assert results["episodes"] == 5 and results["n_way"] == 3 and 0 <= results["accuracy"] <= 1
     assert set(results["per_class"]) <= set(load_checkpoint(out / "best.pt")["classes"])
-    assert load_config(out / "config.toml") == tiny_config  # the run can be repeated exactly
+    # the run can be repeated exactly: the saved config is the given one with its episode shape and
+    # subject handling resolved (SynthFER knows every subject, so episodes were subject-disjoint)
+    resolved = dataclasses.replace(tiny_config.with_setting({"test_query": 15}), disjoint_subjects=True)
+    assert load_config(out / "config.toml") == resolved
+    assert results["disjoint_subjects"] is True and results["seed"] == tiny_config.seed
+    assert results["fsfer_version"] == fsfer.__version__ and results["torch_version"] == torch.__version__
+    assert results["test_episodes_file"] == str(out / "test_episodes.csv") and results["wall_seconds"] > 0
     assert load_checkpoint(out / "last.pt")["episode"] == 6
 
 
@@ -50,7 +57,9 @@ def test_stop_and_resume_equals_straight_run(tiny_config: RunConfig, tmp_path: P
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     assert _metrics(straight.out / "metrics.csv") == _metrics(resumed.out / "metrics.csv")
     ra, rb = (json.loads((r.out / "results.json").read_text()) for r in (straight, resumed))
-    assert ra.pop("checkpoint") != rb.pop("checkpoint") and ra == rb
+    assert ra.pop("checkpoint") != rb.pop("checkpoint") and ra.pop("test_episodes_file") != rb.pop("test_episodes_file")
+    ra.pop("wall_seconds"), rb.pop("wall_seconds")
+    assert ra == rb
 
 
 def test_folder_of_another_run_is_refused_and_untouched(tiny_config: RunConfig) -> None:
