@@ -85,7 +85,7 @@ REAL_DEFAULTS = {"image_size": 64, "episodes": 2000, "test_episodes": 600}
 #: leaves it at chance within this budget (SynthFER, 300 episodes: 20.2% and 19.9% for 5-way 1/5-shot,
 #: chance 20%); 0.1 lets it learn (27.4% 1-shot).
 METHOD_OPTIONS: dict[str, dict] = {"maml": {"inner_lr": 0.1}}
-QUICK = {"data": ["synth?subjects=20,per_subject=2,size=32"], "image_size": 32, "episodes": 6, "test_episodes": 10}
+QUICK = {"data": ["synth?subjects=30,per_subject=2,size=32"], "image_size": 32, "episodes": 6, "test_episodes": 10}
 
 
 @dataclass

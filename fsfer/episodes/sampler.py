@@ -361,14 +361,19 @@ class EpisodeSampler(torch.utils.data.Dataset):
             query.append(rest[: int(q_sizes[way])])
         return support, query
 
-    def _disjoint_order(self, keys: np.ndarray, slots: np.ndarray, pool_ids: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
+    def _disjoint_order(
+        self, keys: np.ndarray, slots: np.ndarray, pool_ids: np.ndarray, m: int | None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Store rows in a random order of each way's pool, and which are real: ``[R, W]`` rows and ``[R, W]`` mask.
 
-        Pools of at least ``DRAWN_POOL * m`` images give the first ``m`` of the order in
-        O(m) (:meth:`_by_draws`); smaller pools give their whole order (:meth:`_by_keys`).
+        Pools that the plain draw would draw with replacement (at least ``DRAWN_POOL *
+        (K + Q)`` images) give the first ``m`` of the order in O(m) (:meth:`_by_draws`,
+        whose first K are the plain draw's support); the others, or all when ``m`` is
+        None, give their whole order (:meth:`_by_keys`, whose first K are too).
         """
         sizes = self.pool_sizes[pool_ids]
-        large = sizes >= DRAWN_POOL * m
+        large = sizes >= DRAWN_POOL * (self.k_shot + self.q_query) if m is not None else np.zeros(sizes.shape, dtype=bool)
+        m = m or 0
         width = int(max(m if large.any() else 0, sizes[~large].max() if (~large).any() else 0))
         positions = np.zeros((pool_ids.size, width), dtype=np.int64)
         real = np.zeros((pool_ids.size, width), dtype=bool)
@@ -407,9 +412,7 @@ class EpisodeSampler(torch.utils.data.Dataset):
                 way_keys = random_bits(way_keys, counters(STREAM_RETRY, 1)[0])
             for m in (prefix, None):  # a prefix of the order, then (if needed) the whole order
                 pools = ways[todo]
-                order, real = self._disjoint_order(
-                    way_keys[todo], todo, pools, m if m is not None else int(self.pool_sizes[pools].max()) + 1
-                )
+                order, real = self._disjoint_order(way_keys[todo], todo, pools, m)
                 subj = codes[order]
                 ok = real[:, k:] & ~(subj[:, k:, None] == subj[:, :k, None].transpose(0, 2, 1)).any(axis=2)
                 found = ok.sum(axis=1)

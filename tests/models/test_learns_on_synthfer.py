@@ -20,7 +20,7 @@ def test_basic_to_compound_beats_chance(method: str, backbone: str, tmp_path: Pa
     cfg = RunConfig(
         data=["synth?subjects=16,per_subject=2"], protocol="synth-basic-to-compound", method=method,
         backbone=backbone, n_way=5, k_shot=1, q_query=4, episodes=300, image_size=32, val_every=1000,
-        val_episodes=20, save_every=1000, test_episodes=100, test_query=5, device="cpu", out=str(tmp_path / method),
+        val_episodes=20, save_every=1000, test_episodes=100, test_query=4, device="cpu", out=str(tmp_path / method),
     )
     result = train(cfg)
     assert result.test is not None and result.test.n_way == 5
