@@ -30,6 +30,15 @@ class ProtocolData:
     def classes(self, part: str) -> list[str]:
         return self.protocol.classes(part)
 
+    def decoded(self, image_size: int = 64, *, cache_dir: str | None = None, progress: bool = False,
+                strict: bool = False) -> "ProtocolData":
+        """The same data with its images decoded (from an index made with ``decode=False``).
+
+        Rows are found again: an unreadable image that is skipped shifts them.
+        """
+        store = load_dataset(self.store.records, image_size, cache_dir=cache_dir, progress=progress, strict=strict)
+        return _split(self.protocol, store, self.specs)
+
 
 def protocol_records(protocol: Protocol, specs: Sequence[str] | None) -> tuple[pd.DataFrame, list[str]]:
     """The merged Records of the data specs a protocol runs on (its default data when none are given)."""
@@ -84,6 +93,11 @@ def load_protocol_data(
         store = load_dataset(records, image_size, cache_dir=cache_dir, progress=progress, strict=strict)
     else:
         store = index_dataset(records)
+    return _split(protocol, store, texts)
+
+
+def _split(protocol: Protocol, store: ImageStore, texts: list[str]) -> ProtocolData:
+    """A store's rows of each part of ``protocol`` (a part that selects nothing is a ConfigError)."""
     rows = {part: protocol.rows(store.records, part) for part in PARTS}
     for part, r in rows.items():
         if len(r) == 0:

@@ -128,15 +128,20 @@ def evaluate_checkpoint(
         result = evaluate(model, store, indices, transform=normalise, device=dev, progress=progress)
         return CheckpointEvaluation(result, str(path), disjoint_flag(store, indices))
     proto = load_protocol(protocol) if protocol else resolve_protocol(cfg)
-    pdata = load_protocol_data(proto, list(data) if data else list(cfg.data), size, progress=progress,
+    index = load_protocol_data(proto, list(data) if data else list(cfg.data), decode=False,
                                require_subjects=disjoint_subjects is True)
     part = split or "novel"
-    sampler = EpisodeSampler(
-        pdata.store, pdata.classes(part), n_way or cfg.eval_way, k_shot or cfg.eval_shot,
-        q_query or cfg.test_query or 15, 0 if seed is None else seed, episodes=count, indices=pdata.rows[part],
-        allow_small=cfg.allow_small if allow_small is None else allow_small,
-        disjoint_subjects=disjoint_subjects,
-    )
+
+    def draw(pdata):
+        return EpisodeSampler(
+            pdata.store, pdata.classes(part), n_way or cfg.eval_way, k_shot or cfg.eval_shot,
+            q_query or cfg.test_query or 15, 0 if seed is None else seed, episodes=count, indices=pdata.rows[part],
+            allow_small=cfg.allow_small if allow_small is None else allow_small, disjoint_subjects=disjoint_subjects,
+        )
+
+    draw(index)  # shape and subject errors before any image is decoded
+    pdata = index.decoded(size, progress=progress)
+    sampler = draw(pdata)
     indices = [sampler.index(i) for i in range(count)]
     result = evaluate(model, pdata.store, indices, transform=normalise, device=dev, progress=progress)
     return CheckpointEvaluation(result, None, sampler.disjoint)

@@ -184,8 +184,9 @@ def _train(
         torch.cuda.set_device(device)
     wall_start = time.perf_counter()
     protocol = resolve_protocol(cfg)
-    pdata = load_protocol_data(protocol, cfg.data, cfg.image_size, progress=progress and info.is_main,
-                               require_subjects=bool(cfg.disjoint_subjects))
+    index = load_protocol_data(protocol, cfg.data, decode=False, require_subjects=bool(cfg.disjoint_subjects))
+    make_episode_sets(cfg, index)  # every episode-shape error before the first image is decoded
+    pdata = index.decoded(cfg.image_size, progress=progress and info.is_main)
     sets = make_episode_sets(cfg, pdata)
     train_sampler, val_set, test_set = sets.train, sets.val, sets.test
     if cfg.disjoint_subjects is None:  # the config saved and checkpointed says what "auto" became
