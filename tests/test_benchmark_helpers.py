@@ -1,4 +1,4 @@
-"""The sampler benchmark's timing helpers and a tiny run of it (behaviour only: no speed is asserted).
+"""The benchmarks' timing helpers and tiny runs of them (behaviour only: no speed is asserted).
 
 ``_peers.rate`` is checked against a fake clock; ``sampler_speed.sampler_rates`` runs
 on 8 classes of 8x8 images, where it must time every contender and derive its ratios
@@ -79,3 +79,24 @@ def test_sampler_speed_times_every_contender(bench) -> None:
     assert results["copy_floor_vs_learn2learn"] == pytest.approx(results["copy_floor"] / results["learn2learn"])
     assert results["gather_floor_vs_learn2learn"] == pytest.approx(results["gather_floor"] / results["learn2learn"])
     assert results["fsfer_vs_gather_floor"] == pytest.approx(results["fsfer"] / results["gather_floor"])
+
+
+def test_disjoint_speed_times_both_draws(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import disjoint_speed
+
+    result = disjoint_speed.main(["--images", "3000", "--episodes", "20", "--rounds", "1", "--out", str(tmp_path / "d.json")])
+    assert [(r["people"], r["k_shot"]) for r in result["rows"]] == [("many", 1), ("many", 5), ("few", 1), ("few", 5)]
+    assert all(r["plain_s"] > 0 and r["disjoint_s"] > 0 for r in result["rows"]) and (tmp_path / "d.json").is_file()
+
+
+def test_identity_leakage_pairs_the_two_sets(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import identity_leakage
+
+    rows = identity_leakage.main(["--data", "synth?subjects=16,per_subject=2,size=32", "--episodes", "8", "--shots", "1",
+                                  "--q-query", "3", "--results-dir", str(tmp_path), "--name", "leak"])
+    (row,) = rows  # the raw-pixel baseline (no checkpoint given)
+    assert row["model"].startswith("pixels") and 0 < row["shared_queries"] < 1
+    assert row["gap"] == pytest.approx(row["leaky"] - row["disjoint"], abs=2e-4)
+    assert "| pixels (nearest class mean) | 1 |" in (tmp_path / "leak.md").read_text()
