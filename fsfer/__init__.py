@@ -20,7 +20,7 @@ from typing import Any
 
 from fsfer.errors import FsferError
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 _LAZY = {
     "load_dataset": "fsfer.store",
