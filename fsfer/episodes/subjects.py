@@ -12,9 +12,7 @@ from __future__ import annotations
 from typing import Iterable, Sequence
 
 import numpy as np
-import pandas as pd
 
-from fsfer.errors import EpisodeError
 
 
 def subject_codes(dataset, rows: Sequence[int] | np.ndarray | None = None) -> np.ndarray | None:
@@ -34,11 +32,6 @@ def subject_codes(dataset, rows: Sequence[int] | np.ndarray | None = None) -> np
     # str() so that ids read as numbers in one table and as text in another still match
     _, codes[known] = np.unique(subjects[known].astype(str).to_numpy(), return_inverse=True)
     return codes
-
-
-def has_subjects(records: pd.DataFrame) -> bool:
-    """Whether every row of a Records table carries a subject."""
-    return "subject" in records.columns and len(records) > 0 and bool(records["subject"].notna().all())
 
 
 def min_images_for_shots(counts: Iterable[int], k_shot: int) -> int:
@@ -71,9 +64,9 @@ def shares_subjects(dataset, episodes: Sequence) -> bool | None:
     codes = subject_codes(dataset, rows)
     if codes is None:
         return None
+    n = int(codes.max()) + 1
     for e in episodes:
         # (way, subject) pairs as one integer each; any pair in both support and query is a leak
-        n = int(codes.max()) + 1
         sup = set((e.support_labels.numpy() * n + codes[e.support.numpy()]).tolist())
         qry = set((e.query_labels.numpy() * n + codes[e.query.numpy()]).tolist())
         if sup & qry:
@@ -84,12 +77,3 @@ def shares_subjects(dataset, episodes: Sequence) -> bool | None:
 def disjoint_flag(dataset, episodes: Sequence) -> bool:
     """``True`` when every image has a subject and no class shares one between support and query."""
     return shares_subjects(dataset, episodes) is False
-
-
-def check_subjects_known(dataset, rows, what: str) -> None:
-    """EpisodeError when subject-disjoint episodes are asked for but some image of ``rows`` has no subject."""
-    if subject_codes(dataset, rows) is None:
-        raise EpisodeError(
-            f"{what}: disjoint_subjects needs a subject for every image and some have none; "
-            "give the data subjects (a manifest.csv or ?subject=REGEX for folder data) or turn it off (--no-disjoint-subjects)"
-        )
