@@ -33,8 +33,20 @@ def js_divergence(p: torch.Tensor, q: torch.Tensor, dim: int = -1, normalized: b
     return jsd / LN2 if normalized else jsd
 
 
-def map_distribution(maps: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
-    """``P(.)``: feature maps ``[B, C, h, w]`` -> distributions ``[B, C * h * w]`` (softmax of the flattened map / T)."""
+#: what a distribution ``P(.)`` of a feature map is over: every cell, or the channels of the spatially pooled map
+JS_OVER = ("cells", "channels")
+#: which maps the distance loss compares: each class map with each query map, or the class maps with each other
+JS_PAIRS = ("class-query", "class-class")
+
+
+def map_distribution(maps: torch.Tensor, temperature: float = 1.0, over: str = "cells") -> torch.Tensor:
+    """``P(.)``: feature maps ``[B, C, h, w]`` -> distributions, a softmax of the map / T.
+
+    ``over="cells"``: over the flattened map, ``[B, C * h * w]``; ``over="channels"``: over
+    the channels of the spatially averaged map, ``[B, C]``.
+    """
+    if over == "channels":
+        return F.softmax(maps.mean(dim=(2, 3)) / temperature, dim=1)
     return F.softmax(maps.flatten(1) / temperature, dim=1)
 
 
@@ -52,11 +64,12 @@ def relation_mse_loss(scores: torch.Tensor, query_labels: torch.Tensor) -> torch
 
 
 def pairwise_js_divergence(
-    class_maps: torch.Tensor, query_maps: torch.Tensor, temperature: float = 1.0, normalized: bool = True
+    class_maps: torch.Tensor, query_maps: torch.Tensor, temperature: float = 1.0, normalized: bool = True,
+    over: str = "cells",
 ) -> torch.Tensor:
     """``D[j, i] = D_JS(P(class_maps[i]), P(query_maps[j]))``: ``[n_way, C, h, w]``, ``[n_query, C, h, w]`` -> ``[n_query, n_way]``."""
-    p_class = map_distribution(class_maps, temperature)  # [n_way, D]
-    p_query = map_distribution(query_maps, temperature)  # [n_query, D]
+    p_class = map_distribution(class_maps, temperature, over)  # [n_way, D]
+    p_query = map_distribution(query_maps, temperature, over)  # [n_query, D]
     return js_divergence(p_class.unsqueeze(0), p_query.unsqueeze(1), dim=-1, normalized=normalized)
 
 
@@ -65,8 +78,17 @@ def js_distance_loss(
     query_maps: torch.Tensor,
     query_labels: torch.Tensor,
     temperature: float = 1.0,
+    pairs: str = "class-query",
+    over: str = "cells",
 ) -> torch.Tensor:
     """CRN's distance loss, as fsfer reads it (unweighted; CRN multiplies it by lambda).
+
+    Two other readings the literature allows are selectable (``benchmarks/ablate_crn.py``
+    measures them): ``pairs="class-class"`` compares the class maps with each other, the
+    review's literal ``f^a(S)`` on both sides (``L = 1/N^2 sum_i sum_k [(1 - D(S_i, S_k)) -
+    [i = k]]^2``: the DAP maps of different classes pushed apart, 0 exactly when every two
+    differ by ``ln 2``), and ``over="channels"`` makes the distributions over the ``C``
+    channels of the spatially averaged maps instead of over all ``C*h*w`` cells.
 
     ``class_maps`` ``[n_way, C, h, w]`` (the DAP class maps ``f^a(S_i)``), ``query_maps``
     ``[n_query, C, h, w]`` (``f(Q_j)``), ``query_labels`` ``[n_query]`` in ``0..n_way-1``::
@@ -91,6 +113,15 @@ def js_distance_loss(
       the similarity ``1 - D_ij`` (in ``[0, 1]``) against ``y_ij``, the same form as the
       relation loss, is 0 exactly at the targets and has gradients that vanish only there.
     """
-    distance = pairwise_js_divergence(class_maps, query_maps, temperature, normalized=True)
-    targets = match_targets(query_labels, class_maps.shape[0], distance.dtype)
+    if pairs not in JS_PAIRS:
+        raise ValueError(f"pairs must be one of {', '.join(JS_PAIRS)}; got {pairs!r}")
+    if over not in JS_OVER:
+        raise ValueError(f"over must be one of {', '.join(JS_OVER)}; got {over!r}")
+    n_way = class_maps.shape[0]
+    if pairs == "class-class":
+        distance = pairwise_js_divergence(class_maps, class_maps, temperature, normalized=True, over=over)
+        targets = torch.eye(n_way, dtype=distance.dtype, device=distance.device)
+    else:
+        distance = pairwise_js_divergence(class_maps, query_maps, temperature, normalized=True, over=over)
+        targets = match_targets(query_labels, n_way, distance.dtype)
     return F.mse_loss(1.0 - distance, targets)

@@ -12,9 +12,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from fsfer.models.losses import js_distance_loss, relation_mse_loss
+from fsfer.errors import ModelError
+from fsfer.models.losses import JS_OVER, JS_PAIRS, js_distance_loss, relation_mse_loss
 from fsfer.models.methods.base import class_means
 from fsfer.models.methods.relation import RelationNetwork
+
+
+#: where the distance loss reads the maps: the encoder's, or the relation module's after its first block
+JS_ON = ("encoder", "relation")
 
 
 class DepthAveragePooling(nn.Module):
@@ -37,7 +42,17 @@ class ConvolutionalRelationNetwork(RelationNetwork):
     published; 0.5 by default, CSRN uses 0.5-0.7). ``temperature`` divides the flattened
     maps before the softmax that makes them distributions. The L_r + lambda L_dist of each
     episode is the paper's per-task term; the 1/K average over tasks is the training loop's.
+
+    Options for ablations (``[method_options]``; ``benchmarks/ablate_crn.py``): ``pool``
+    (``"mean"``, DAP, or RelationNet's ``"sum"``), ``js_pairs`` (``"class-query"`` or
+    ``"class-class"``), ``js_over`` (``"cells"`` or ``"channels"``) and ``js_on``
+    (``"encoder"``: the encoder's maps; ``"relation"``: what the relation module's first
+    block makes of each map, :meth:`RelationModule.first_block`). ``lambda_dist = 0``
+    switches the distance loss off (it is then not computed, and not reported).
     """
+
+    #: CRN's depth average pooling (``pool = "sum"`` gives RelationNet's sum, for ablations)
+    default_pool = "mean"
 
     def __init__(
         self,
@@ -47,19 +62,34 @@ class ConvolutionalRelationNetwork(RelationNetwork):
         temperature: float = 1.0,
         hidden: int = 64,
         fc_hidden: int = 8,
+        pool: str | None = None,
+        js_pairs: str = "class-query",
+        js_over: str = "cells",
+        js_on: str = "encoder",
     ) -> None:
-        super().__init__(embedder, image_size=image_size, hidden=hidden, fc_hidden=fc_hidden)
+        super().__init__(embedder, image_size=image_size, hidden=hidden, fc_hidden=fc_hidden, pool=pool)
+        for name, value, allowed in (("js_pairs", js_pairs, JS_PAIRS), ("js_over", js_over, JS_OVER), ("js_on", js_on, JS_ON)):
+            if value not in allowed:
+                raise ModelError(f"crn: {name} must be one of {', '.join(allowed)}; got {value!r}")
+        if lambda_dist < 0 or temperature <= 0:
+            raise ModelError(f"crn: lambda_dist must be >= 0 and temperature > 0; got {lambda_dist} and {temperature}")
         self.lambda_dist = float(lambda_dist)
         self.temperature = float(temperature)
-
-    def make_pooling(self) -> nn.Module:
-        return DepthAveragePooling()
+        self.js_pairs, self.js_over, self.js_on = js_pairs, js_over, js_on
 
     def episode_losses(
         self, logits: torch.Tensor, query_labels: torch.Tensor, summary: torch.Tensor, query_features: torch.Tensor
     ) -> dict[str, torch.Tensor]:
-        distance = js_distance_loss(summary, query_features, query_labels, self.temperature)
-        return {"relation": relation_mse_loss(logits, query_labels), "js_distance": self.lambda_dist * distance}
+        losses = {"relation": relation_mse_loss(logits, query_labels)}
+        if self.lambda_dist == 0:  # the distance loss switched off: not computed at all
+            return losses
+        class_maps, query_maps = summary, query_features
+        if self.js_on == "relation":
+            class_maps = self.relation.first_block(summary)
+            query_maps = self.relation.first_block(query_features) if self.js_pairs == "class-query" else query_maps
+        distance = js_distance_loss(class_maps, query_maps, query_labels, self.temperature, self.js_pairs, self.js_over)
+        losses["js_distance"] = self.lambda_dist * distance
+        return losses
 
 
 METHODS = {"crn": ConvolutionalRelationNetwork}

@@ -101,6 +101,20 @@ class RelationModule(nn.Module):
         conv = self.block1[0]
         return nn.functional.conv2d(query_maps, conv.weight[:, self.in_channels :], conv.bias, conv.stride, conv.padding)
 
+    def first_block(self, maps: torch.Tensor) -> torch.Tensor:
+        """The first block on each map paired with itself (``[x; x]``): ``[B, C, h, w] -> [B, hidden, h'', w'']``.
+
+        What the module makes of a map on its own, for CRN's distance loss read on the
+        relation module's input (``js_on = "relation"``). Its BatchNorm normalises with the
+        batch's statistics in training and the running ones in evaluation, and never
+        updates the running statistics (these self-pairs are not what the module scores).
+        """
+        conv, bn = self.block1[0], self.block1[1]
+        x = self.class_terms(maps) + self.query_terms(maps)
+        x = nn.functional.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias,
+                                     training=self.training, momentum=0.0, eps=bn.eps)
+        return self.block1[3](torch.relu(x))
+
     def combine(self, class_terms: torch.Tensor, query_terms: torch.Tensor) -> torch.Tensor:
         """Scores ``[n_query, n_way]`` from the two shares: their pairwise sums go through the rest of the module."""
         n_way, n_query = class_terms.shape[0], query_terms.shape[0]
