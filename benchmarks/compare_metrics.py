@@ -48,11 +48,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # _jobs, beside this script
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 METHODS = ("crn", "relation", "protonet", "matching", "cosine", "maml")
 SYNTH_PROTOCOLS = ("synth-basic-to-compound", "synth-lab-to-wild")
 CSV_COLUMNS = (
-    "protocol", "backbone", "method", "n_way", "k_shot", "q_query", "train_way", "train_shot",
+    "protocol", "backbone", "method", "seed", "n_way", "k_shot", "q_query", "train_way", "train_shot",
     "accuracy", "ci95", "episodes", "train_episodes", "train_seconds", "eval_seconds", "best_val",
     "image_size", "options", "data", "episode_file", "disjoint_subjects", "run_dir",
 )
@@ -108,6 +110,8 @@ class Plan:
     command: str = ""
     data: list[str] = field(default_factory=list)
     method_options: dict[str, dict] = field(default_factory=dict)
+    seeds: int = 1
+    workers: int = 1
 
 
 def split_list(text: str | None) -> list[str] | None:
@@ -143,7 +147,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1,
                    help="torch intra-op threads (default 1: few-shot episodes are too small to gain from more, and "
                    "OpenMP threads slow down 10-30x when the cores are shared)")
-    p.add_argument("--seed", type=int, default=0, help="seed of training and of the fixed test episodes (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fixed test episodes and the first training seed (default 0)")
+    p.add_argument("--seeds", type=int, help="training seeds per row: --seed, --seed + 1, ... (default 3; 1 with --quick)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="runs trained at once, each in its own process on one thread (default 1; 2 on a 2-core machine)")
     p.add_argument("--quick", action="store_true", help="smoke-sized run: small SynthFER, 6 training and 10 test episodes")
     return p.parse_args(argv)
 
@@ -251,6 +258,9 @@ def make_plan(args: argparse.Namespace, argv: Sequence[str] | None = None) -> Pl
     backbones = split_list(args.backbones) or ["conv4"]
     method_options = parse_method_options(args.method_option)
     check_names(methods, backbones, method_options)
+    for option, value in (("--seeds", args.seeds), ("--workers", args.workers)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{option} must be at least 1; got {value}")
     all_synth = all(n in SYNTH_PROTOCOLS for n in names) and not real
     name = args.name or ("compare_synth" if all_synth else "compare")
     if args.quick and not args.name:
@@ -272,6 +282,8 @@ def make_plan(args: argparse.Namespace, argv: Sequence[str] | None = None) -> Pl
         command="python benchmarks/compare_metrics.py " + shlex.join(list(argv if argv is not None else sys.argv[1:])),
         data=data,
         method_options=method_options,
+        seeds=args.seeds or (1 if args.quick else 3),
+        workers=args.workers,
     )
 
 
@@ -289,20 +301,17 @@ def make_episode_file(path: Path, pdata, n_way: int, k_shot: int, q_query: int, 
     return path
 
 
-def run(plan: Plan, log=print) -> list[dict]:
-    """Train and evaluate every (protocol, backbone, shot, method); return the CSV rows."""
-    from fsfer.engine.config import RunConfig
-    from fsfer.engine.evaluate_run import evaluate_checkpoint
-    from fsfer.engine.train import train
+def plan_jobs(plan: Plan) -> list:
+    """Every (protocol, shot, backbone, method, training seed) as a :class:`_jobs.Job`; the fixed episode
+    file of each protocol and shot is written here, once, and shared by all its jobs."""
+    from _jobs import Job
+
     from fsfer.protocol_data import load_protocol_data
     from fsfer.protocols import load_protocol
 
-    total = sum(len(s.shots) for _, s, _ in plan.protocols) * len(plan.backbones) * len(plan.methods)
-    rows: list[dict] = []
-    done = 0
+    jobs = []
     for name, setting, specs in plan.protocols:
-        proto = load_protocol(name)
-        index = load_protocol_data(proto, specs, plan.image_size, decode=False)
+        index = load_protocol_data(load_protocol(name), specs, plan.image_size, decode=False)
         stem = Path(name).stem
         for shot in setting.shots:
             way = setting.n_way
@@ -312,43 +321,45 @@ def run(plan: Plan, log=print) -> list[dict]:
                 for method in plan.methods:
                     train_way = setting.train_way or way
                     train_shot = setting.train_shot or shot
-                    run_dir = plan.out_dir / stem / backbone / f"{method}-{way}w{shot}s"
-                    cfg = RunConfig(
-                        data=list(specs), protocol=name, method=method, backbone=backbone,
-                        method_options=dict(plan.method_options.get(method, {})),
-                        n_way=train_way, k_shot=train_shot, q_query=plan.train_query,
-                        episodes=plan.episodes, image_size=plan.image_size, device=plan.device, seed=plan.seed,
-                        val_every=max(1, math.ceil(plan.episodes / 3)), val_episodes=plan.val_episodes,
-                        save_every=plan.episodes,
-                        test_episodes=min(plan.test_episodes, 20), test_way=way, test_shot=shot,
-                        test_query=setting.q_query, allow_small=True, out=str(run_dir),
-                    )
-                    t0 = time.perf_counter()
-                    trained = train(cfg, force=True)
-                    t1 = time.perf_counter()
-                    replay = evaluate_checkpoint(run_dir / "best.pt", data=specs or None, episodes=str(file), device=plan.device)
-                    result = replay.result
-                    t2 = time.perf_counter()
-                    done += 1
-                    row = {
-                        "protocol": stem, "backbone": backbone, "method": method,
-                        "n_way": way, "k_shot": shot, "q_query": setting.q_query,
-                        "train_way": train_way, "train_shot": train_shot,
-                        "accuracy": round(result.accuracy, 6), "ci95": round(result.ci95, 6), "episodes": result.episodes,
-                        "train_episodes": plan.episodes, "train_seconds": round(t1 - t0, 1), "eval_seconds": round(t2 - t1, 1),
-                        "best_val": round(trained.best_val, 6), "image_size": plan.image_size,
-                        "options": " ".join(f"{k}={v}" for k, v in plan.method_options.get(method, {}).items()),
-                        "data": " ".join(specs) or "default", "episode_file": str(file),
-                        "disjoint_subjects": replay.disjoint_subjects, "run_dir": str(run_dir),
-                    }
-                    rows.append(row)
-                    log(
-                        f"[{done}/{total}] {stem} {backbone} {method:<8} {way}w{shot}s: "
-                        f"{100 * result.accuracy:5.2f} +- {100 * result.ci95:4.2f} % on {result.episodes} episodes "
-                        f"(val {100 * trained.best_val:5.2f} %; trained {plan.episodes} ep {train_way}w{train_shot}s "
-                        f"in {t1 - t0:.1f} s, evaluated in {t2 - t1:.1f} s)"
-                    )
-    return rows
+                    for seed in range(plan.seed, plan.seed + plan.seeds):
+                        run_dir = plan.out_dir / stem / backbone / f"{method}-{way}w{shot}s" / f"seed{seed}"
+                        config = dict(
+                            data=list(specs), protocol=name, method=method, backbone=backbone,
+                            method_options=dict(plan.method_options.get(method, {})),
+                            n_way=train_way, k_shot=train_shot, q_query=plan.train_query,
+                            episodes=plan.episodes, image_size=plan.image_size, device=plan.device, seed=seed,
+                            val_every=max(1, math.ceil(plan.episodes / 3)), val_episodes=plan.val_episodes,
+                            save_every=plan.episodes,
+                            test_episodes=min(plan.test_episodes, 20), test_way=way, test_shot=shot,
+                            test_query=setting.q_query, allow_small=True, out=str(run_dir),
+                        )
+                        key = {
+                            "protocol": stem, "backbone": backbone, "method": method, "seed": seed,
+                            "n_way": way, "k_shot": shot, "q_query": setting.q_query,
+                            "train_way": train_way, "train_shot": train_shot, "train_episodes": plan.episodes,
+                            "image_size": plan.image_size,
+                            "options": " ".join(f"{k}={v}" for k, v in plan.method_options.get(method, {}).items()),
+                            "data": " ".join(specs) or "default",
+                        }
+                        jobs.append(Job(key=key, config=config, episode_file=str(file), data=list(specs), device=plan.device))
+    return jobs
+
+
+def run(plan: Plan, log=print) -> list[dict]:
+    """Train and evaluate every (protocol, backbone, shot, method, seed); return the CSV rows (one per seed)."""
+    from _jobs import run_jobs
+
+    jobs = plan_jobs(plan)
+
+    def report(done: int, total: int, r: dict) -> None:
+        log(
+            f"[{done}/{total}] {r['protocol']} {r['backbone']} {r['method']:<8} {r['n_way']}w{r['k_shot']}s seed {r['seed']}: "
+            f"{100 * r['accuracy']:5.2f} +- {100 * r['ci95']:4.2f} % on {r['episodes']} episodes "
+            f"(val {100 * r['best_val']:5.2f} %; trained {r['train_episodes']} ep {r['train_way']}w{r['train_shot']}s "
+            f"in {r['train_seconds']:.1f} s, evaluated in {r['eval_seconds']:.1f} s)"
+        )
+
+    return run_jobs(jobs, plan.workers, report)
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
@@ -363,18 +374,24 @@ def read_csv(path: Path) -> list[dict]:
     with Path(path).open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     for r in rows:
-        for key in ("n_way", "k_shot", "episodes", "train_episodes", "image_size"):
+        for key in ("n_way", "k_shot", "episodes", "train_episodes", "image_size", "seed"):
             r[key] = int(r[key])
-        for key in ("accuracy", "ci95", "train_seconds"):
+        for key in ("accuracy", "ci95", "train_seconds", "best_val"):
             r[key] = float(r[key])
     return rows
 
 
+GROUP = ("protocol", "n_way", "backbone", "method", "k_shot")
+
+
 def markdown_table(rows: list[dict]) -> str:
-    """Mean +- 95% CI in percent: a row per protocol, backbone and method, a column per shot; best in bold."""
+    """A row per protocol, backbone and method, a column per shot: the mean over training seeds +- the mean
+    95% episode CI, and the spread over seeds [min-max] when there are several; best mean in bold."""
+    from _jobs import seed_summary
+
     shots = sorted({int(r["k_shot"]) for r in rows})
     groups: dict[tuple, dict[int, dict]] = {}
-    for r in rows:
+    for r in seed_summary(rows, GROUP):
         groups.setdefault((r["protocol"], int(r["n_way"]), r["backbone"], r["method"]), {})[int(r["k_shot"])] = r
     best: dict[tuple, float] = {}
     for (proto, way, backbone, _), cells in groups.items():
@@ -393,7 +410,10 @@ def markdown_table(rows: list[dict]) -> str:
                 out.append("-")
                 continue
             text = f"{100 * float(r['accuracy']):.2f} ± {100 * float(r['ci95']):.2f}"
-            out.append(f"**{text}**" if float(r["accuracy"]) == best[(proto, way, backbone, shot)] else text)
+            text = f"**{text}**" if float(r["accuracy"]) == best[(proto, way, backbone, shot)] else text
+            if r["seeds"] > 1:
+                text += f" [{100 * r['seed_min']:.1f}-{100 * r['seed_max']:.1f}]"
+            out.append(text)
         lines.append(f"| {proto} | {way} | {backbone} | {method} | " + " | ".join(out) + " |")
     return "\n".join(lines) + "\n"
 
@@ -409,11 +429,12 @@ def write_markdown(path: Path, rows: list[dict], plan: Plan, wall: float) -> str
     first = rows[0] if rows else {}
     text = (
         f"# {plan.name}: few-shot methods on the same fixed episodes\n\n"
-        f"Accuracy on the novel classes, mean ± 95% confidence interval (1.96 std / sqrt(n)) in percent over "
-        f"{first.get('episodes', plan.test_episodes)} fixed test episodes per setting, the same episode file for every "
-        f"method; best of a setting in bold. Each method trained {plan.episodes} episodes on the base classes "
-        f"(best validation checkpoint), {plan.image_size} px images, data: {' '.join(plan.data) or 'the protocol default'}"
-        f"{options}.\n\n"
+        f"Accuracy on the novel classes in percent: the mean over {plan.seeds} training seed(s) ± the 95% confidence "
+        f"interval over episodes (1.96 std / sqrt(n), averaged over the seeds), and in brackets the lowest and highest "
+        f"seed. {first.get('episodes', plan.test_episodes)} fixed, subject-disjoint test episodes per setting, the same "
+        f"episode file for every method and seed; best mean of a setting in bold. Each method trained {plan.episodes} "
+        f"episodes on the base classes (best validation checkpoint), {plan.image_size} px images, data: "
+        f"{' '.join(plan.data) or 'the protocol default'}{options}.\n\n"
         f"{table}\n"
         f"Command: `{plan.command.strip()}`; wall time {wall / 60:.1f} min ({train_s / 60:.1f} min training).\n"
     )
@@ -428,6 +449,9 @@ def write_chart(path: Path, rows: list[dict], title: str = "") -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from _jobs import seed_summary
+
+    rows = seed_summary(rows, GROUP)
     panels = list(dict.fromkeys((r["protocol"], r["backbone"]) for r in rows))
     methods = list(dict.fromkeys(r["method"] for r in rows))
     colours = plt.get_cmap("tab10")
@@ -445,6 +469,9 @@ def write_chart(path: Path, rows: list[dict], title: str = "") -> None:
                         xs.append(s + (m - (len(methods) - 1) / 2) * width)
                         ys.append(100 * float(r["accuracy"]))
                         es.append(100 * float(r["ci95"]))
+                        if r["seeds"] > 1:  # each training seed as a dot
+                            ax.plot([xs[-1]] * r["seeds"], [100 * a for a in r["seed_accuracies"]], ".", color="black",
+                                    markersize=3, zorder=3)
             ax.bar(xs, ys, width * 0.92, yerr=es, capsize=3, label=method, color=colours(m % 10))
         for i, way in enumerate(sorted(ways)):
             ax.axhline(100 / way, color="grey", linestyle="--", linewidth=1, label="chance" if i == 0 else None)

@@ -122,6 +122,26 @@ def test_compare_metrics_quick(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert not (ROOT / "benchmarks" / "results" / "tiny.csv").exists()
 
 
+def test_compare_metrics_seeds_report_the_spread(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    compare = _load_script()
+    results = tmp_path / "results"
+    code = compare.main([
+        "--quick", "--protocols", "synth-basic-to-compound", "--methods", "protonet", "--shots", "1",
+        "--episodes", "4", "--test-episodes", "6", "--seeds", "2", "--workers", "2", "--name", "seeds",
+        "--results-dir", str(results), "--out-dir", str(tmp_path / "runs"), "--device", "cpu",
+    ])
+    assert code == 0, capsys.readouterr().err
+    with (results / "seeds.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["seed"] for r in rows] == ["0", "1"]  # one row per training seed, in order
+    assert len({r["episode_file"] for r in rows}) == 1 and len({r["run_dir"] for r in rows}) == 2
+    accuracies = [100 * float(r["accuracy"]) for r in rows]
+    line = next(x for x in (results / "seeds.md").read_text().splitlines() if x.startswith("| synth"))
+    mean = sum(accuracies) / 2
+    assert f"{mean:.2f} ± " in line and f"[{min(accuracies):.1f}-{max(accuracies):.1f}]" in line
+    assert "mean over 2 training seed(s)" in (results / "seeds.md").read_text()
+
+
 def test_compare_metrics_picks_literature_settings_for_the_data_given() -> None:
     compare = _load_script()
     args = compare.parse_args(["--data", "rafdb:/nowhere/basic", "--data", "rafdb-compound:/nowhere/compound"])
@@ -157,7 +177,7 @@ def test_compare_metrics_on_a_real_dataset_layout(tmp_path: Path, capsys: pytest
     code = compare.main([
         "--data", f"fer2013:{csv_path}", "--methods", "protonet,cosine", "--episodes", "3", "--test-episodes", "5",
         "--val-episodes", "2", "--image-size", "16", "--name", "real", "--results-dir", str(results),
-        "--out-dir", str(tmp_path / "runs"), "--device", "cpu",
+        "--out-dir", str(tmp_path / "runs"), "--device", "cpu", "--seeds", "1",
     ])
     assert code == 0, capsys.readouterr().err
     with (results / "real.csv").open(newline="") as fh:
