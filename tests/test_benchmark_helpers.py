@@ -100,3 +100,32 @@ def test_identity_leakage_pairs_the_two_sets(tmp_path, monkeypatch: pytest.Monke
     assert row["model"].startswith("pixels") and 0 < row["shared_queries"] < 1
     assert row["gap"] == pytest.approx(row["leaky"] - row["disjoint"], abs=2e-4)
     assert "| pixels (nearest class mean) | 1 |" in (tmp_path / "leak.md").read_text()
+
+
+def test_ablate_crn_rows_seeds_and_validation_ranking(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import csv
+
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import ablate_crn
+
+    code = ablate_crn.main([
+        "--protocols", "synth-basic-to-compound", "--data", "synth?subjects=30,per_subject=2,size=32",
+        "--episodes", "3", "--test-episodes", "4", "--val-episodes", "2", "--seeds", "2", "--shots", "1,5",
+        "--variants", "0,1,2", "--name", "abl", "--results-dir", str(tmp_path), "--out-dir", str(tmp_path / "runs"),
+    ])
+    assert code == 0
+    with (tmp_path / "abl.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    # DAP -> sum runs at 5-shot only (with one shot the sum is the mean); two seeds per row
+    assert [(r["variant"], r["k_shot"], r["seed"]) for r in rows] == [
+        ("crn (default)", "1", "0"), ("crn (default)", "1", "1"),
+        ("crn, lambda_dist 0 (no distance loss)", "1", "0"), ("crn, lambda_dist 0 (no distance loss)", "1", "1"),
+        ("crn (default)", "5", "0"), ("crn (default)", "5", "1"), ("crn, DAP -> sum", "5", "0"), ("crn, DAP -> sum", "5", "1"),
+        ("crn, lambda_dist 0 (no distance loss)", "5", "0"), ("crn, lambda_dist 0 (no distance loss)", "5", "1"),
+    ]
+    assert {r["options"] for r in rows} == {"", "pool=sum", "lambda_dist=0.0"}
+    assert len({r["episode_file"] for r in rows if r["k_shot"] == "5"}) == 1  # every row replays one file
+    text = (tmp_path / "abl.md").read_text()
+    assert "| crn, DAP -> sum | - |" in text and "Validation accuracy" in text
+    assert "- crn (default): validation" in text and "- crn, DAP -> sum" not in text  # ranked only where it ran everywhere
+    assert (tmp_path / "abl.png").read_bytes()[:4] == b"\x89PNG"
