@@ -71,6 +71,30 @@ class RelationModule(nn.Module):
         out_w = RelationBlock.out_size(RelationBlock.out_size(width, padded), padded)
         self.fc1 = nn.Linear(hidden * out_h * out_w, fc_hidden)
         self.fc2 = nn.Linear(fc_hidden, 1)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """The initialisation of Sung et al.'s released RelationNet code: convolutions N(0, 2 / (k*k*out)),
+        BatchNorm weight 1 and bias 0, linear layers N(0, 0.01) with bias 1.
+
+        The bias of 1 starts every hidden unit of ``fc1`` active. With PyTorch's default
+        initialisation some seeds start (or soon end) with all of fc1's 8 units dead after
+        the ReLU: every pair then gets the same score, the argmax is always the first way
+        and accuracy is exactly 1/n_way. Measured on SynthFER (5-way 1-shot, 32 px, 400
+        episodes), seed 2 of both crn and relation ended so; with this initialisation it learns.
+        """
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                fan_out = module.kernel_size[0] * module.kernel_size[1] * module.out_channels
+                nn.init.normal_(module.weight, 0.0, math.sqrt(2.0 / fan_out))
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.ones_(module.weight)
+                nn.init.zeros_(module.bias)
+            elif isinstance(module, nn.Linear):
+                nn.init.normal_(module.weight, 0.0, 0.01)
+                nn.init.ones_(module.bias)
 
     def pair_scores(self, pairs: torch.Tensor) -> torch.Tensor:
         """``[P, 2C, h, w]`` concatenated (class, query) maps -> relation scores ``[P]`` in ``[0, 1]``."""
