@@ -58,3 +58,19 @@ def test_split_first_convolution_equals_convolving_every_concatenation() -> None
         assert torch.allclose(module(classes, queries), expected, atol=1e-5)
         module.eval()
         assert torch.allclose(module(classes, queries), module.pair_scores(pairs).view(4, 3), atol=1e-5)
+
+
+def test_initialisation_follows_the_released_relationnet_code() -> None:
+    import math
+
+    torch.manual_seed(0)
+    module = RelationModule(64, (14, 14))
+    for fc in (module.fc1, module.fc2):
+        assert torch.equal(fc.bias, torch.ones_like(fc.bias))
+    assert abs(float(module.fc1.weight.std()) - 0.01) < 0.001  # 2,048 weights
+    conv = module.block1[0]
+    assert abs(float(conv.weight.std()) - math.sqrt(2 / (3 * 3 * 64))) < 0.005
+    # every hidden unit starts active, so no pair of maps starts with the same constant score
+    scores = module(torch.randn(5, 64, 14, 14), torch.randn(7, 64, 14, 14))
+    hidden = module.fc1(module.block2(module.block1(torch.randn(4, 128, 14, 14))).flatten(1))
+    assert (hidden > 0).all() and scores.shape == (7, 5)
