@@ -38,7 +38,8 @@ def test_losses_on_a_hand_made_episode(identity_embedder, make_vectors, lambda_d
         query_labels=torch.tensor([0, 1]),
         classes=torch.tensor([3, 5]),
     )
-    method = build_method("crn", identity_embedder(2), image_size=1, lambda_dist=lambda_dist)
+    # reading (a): the encoder's maps (the default reads them after the relation module's first block)
+    method = build_method("crn", identity_embedder(2), image_size=1, lambda_dist=lambda_dist, js_on="encoder")
     logits, losses = method(episode)
     assert set(losses) == {"relation", "js_distance"}
     # L_dist: matches at D = 0 (loss 0), mismatches at d = JSD((1/2,1/2), (3/4,1/4)) / ln 2 -> (1 - d)^2
@@ -60,7 +61,7 @@ def test_js_distance_uses_the_class_average_not_the_sum(identity_embedder, make_
         torch.tensor([0, 1]),
         torch.tensor([0, 1]),
     )
-    method = build_method("crn", identity_embedder(2), image_size=1)
+    method = build_method("crn", identity_embedder(2), image_size=1, js_on="encoder")
     _, losses = method(episode)
     class_maps = torch.tensor([[1.0, 0.0], [0.0, 1.0]]).view(2, 2, 1, 1)
     expected = 0.5 * js_distance_loss(class_maps, episode.query_images, episode.query_labels)
@@ -73,6 +74,8 @@ def test_defaults_follow_the_paper():
     method = build_method("crn", "conv4", image_size=64)
     assert isinstance(method, ConvolutionalRelationNetwork)
     assert method.lambda_dist == 0.5
+    # chosen by validation accuracy over 3 seeds and both SynthFER protocols (benchmarks/results/ablate_crn.md)
+    assert (method.js_pairs, method.js_over, method.js_on, method.temperature) == ("class-query", "cells", "relation", 1.0)
     assert method.relation.fc1.in_features == 256 and not method.relation.padded
     assert isinstance(method.pooling, DepthAveragePooling)
 

@@ -87,7 +87,7 @@ def _run(options: dict, k_shot: int = 2, method: str = "crn"):
 
 
 @pytest.mark.parametrize("switch", [
-    {"js_pairs": "class-class"}, {"js_over": "channels"}, {"js_on": "relation"}, {"temperature": 4.0},
+    {"js_pairs": "class-class"}, {"js_over": "channels"}, {"js_on": "encoder"}, {"temperature": 4.0},
     {"lambda_dist": 0.25},
 ])
 def test_a_distance_switch_changes_only_the_distance_loss(switch: dict) -> None:
@@ -101,7 +101,7 @@ def test_a_distance_switch_changes_only_the_distance_loss(switch: dict) -> None:
 
 def test_the_relation_reading_leaves_batchnorm_statistics_alone() -> None:
     model, _, _ = _run({"js_on": "relation"})
-    plain, _, _ = _run({})
+    plain, _, _ = _run({"js_on": "encoder"})
     bn, ref = model.relation.block1[1], plain.relation.block1[1]
     assert torch.equal(bn.running_mean, ref.running_mean) and torch.equal(bn.running_var, ref.running_var)
 
