@@ -117,15 +117,20 @@ def test_ablate_crn_rows_seeds_and_validation_ranking(tmp_path, monkeypatch: pyt
     with (tmp_path / "abl.csv").open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     # DAP -> sum runs at 5-shot only (with one shot the sum is the mean); two seeds per row
+    base, dap_sum, no_dist = (v[0] for v in ablate_crn.VARIANTS[:3])
     assert [(r["variant"], r["k_shot"], r["seed"]) for r in rows] == [
-        ("crn (default)", "1", "0"), ("crn (default)", "1", "1"),
-        ("crn, lambda_dist 0 (no distance loss)", "1", "0"), ("crn, lambda_dist 0 (no distance loss)", "1", "1"),
-        ("crn (default)", "5", "0"), ("crn (default)", "5", "1"), ("crn, DAP -> sum", "5", "0"), ("crn, DAP -> sum", "5", "1"),
-        ("crn, lambda_dist 0 (no distance loss)", "5", "0"), ("crn, lambda_dist 0 (no distance loss)", "5", "1"),
+        (base, "1", "0"), (base, "1", "1"), (no_dist, "1", "0"), (no_dist, "1", "1"),
+        (base, "5", "0"), (base, "5", "1"), (dap_sum, "5", "0"), (dap_sum, "5", "1"), (no_dist, "5", "0"), (no_dist, "5", "1"),
     ]
-    assert {r["options"] for r in rows} == {"", "pool=sum", "lambda_dist=0.0"}
+    # every option a row keeps from its base is written out
+    assert {r["options"] for r in rows} == {"js_on=encoder", "js_on=encoder pool=sum", "js_on=encoder lambda_dist=0.0"}
     assert len({r["episode_file"] for r in rows if r["k_shot"] == "5"}) == 1  # every row replays one file
     text = (tmp_path / "abl.md").read_text()
-    assert "| crn, DAP -> sum | - |" in text and "Validation accuracy" in text
-    assert "- crn (default): validation" in text and "- crn, DAP -> sum" not in text  # ranked only where it ran everywhere
+    assert f"| {dap_sum} | - |" in text and "Validation accuracy" in text
+    assert f"- {base}: validation" in text and f"- {dap_sum}" not in text  # ranked only where it ran everywhere
     assert (tmp_path / "abl.png").read_bytes()[:4] == b"\x89PNG"
+    # the table can be drawn again from the CSV, training nothing
+    again = tmp_path / "again"
+    again.mkdir()
+    assert ablate_crn.main(["--from-csv", str(tmp_path / "abl.csv"), "--name", "abl", "--results-dir", str(again)]) == 0
+    assert (again / "abl.md").read_text().split("Command:")[0] == text.split("Command:")[0]
