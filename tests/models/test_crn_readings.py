@@ -136,3 +136,21 @@ def test_bad_options_are_named() -> None:
         build_method("relation", "conv4", image_size=32, pool="max")
     with pytest.raises(ModelError, match="temperature > 0"):
         build_method("crn", "conv4", image_size=32, temperature=0)
+
+
+def test_the_relation_reading_is_the_loss_on_the_first_block_of_each_map() -> None:
+    model, _, losses = _run({"js_on": "relation"})
+    episode = _episode()
+    with torch.no_grad():
+        support = model.embedder(episode.support_images)
+        query = model.embedder(episode.query_images)
+        dap = model.summarise(support, episode.support_labels, 3)
+        g1 = model.relation.first_block
+        # the first block on [x; x]: its split convolution, BatchNorm with the batch's statistics, ReLU, pool
+        conv, bn = model.relation.block1[0], model.relation.block1[1]
+        x = torch.nn.functional.conv2d(torch.cat([dap, dap], 1), conv.weight, None, conv.stride, conv.padding)
+        by_hand = torch.nn.functional.max_pool2d(torch.relu(torch.nn.functional.batch_norm(
+            x, None, None, bn.weight, bn.bias, training=True, eps=bn.eps)), 2)
+        assert torch.allclose(g1(dap), by_hand, atol=1e-5)
+        expected = 0.5 * js_distance_loss(g1(dap), g1(query), episode.query_labels)
+    assert torch.allclose(losses["js_distance"], expected, atol=1e-6)
