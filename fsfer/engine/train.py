@@ -86,25 +86,24 @@ def make_episode_sets(cfg: RunConfig, pdata: ProtocolData) -> EpisodeSets:
             f"test_way = {cfg.eval_way} is larger than the {n_novel} novel classes of protocol {pdata.protocol.name} "
             f"({', '.join(pdata.classes('novel'))}); pass --test-way {n_novel} (test_way in a config)"
         )
-    common = {"allow_small": cfg.allow_small, "disjoint_subjects": cfg.disjoint_subjects}
-    plans = (
-        ("training", "base", cfg.n_way, cfg.k_shot, cfg.q_query, cfg.seed, cfg.episodes, "--n-way/--k-shot/--q-query"),
-        ("validation", "val", min(cfg.eval_way, len(pdata.classes("val"))), cfg.eval_shot, cfg.test_query, cfg.seed + 1,
-         cfg.val_episodes, "--test-shot/--test-query"),
-        ("test", "novel", cfg.eval_way, cfg.eval_shot, cfg.test_query, cfg.seed + 2, cfg.test_episodes,
-         "--test-way/--test-shot/--test-query"),
-    )
-    samplers = []
-    for what, part, way, shot, query, seed, count, options in plans:
+
+    def sampler(what: str, part: str, way: int, shot: int, query: int, seed: int, count: int, options: str,
+                draw: bool) -> tuple[EpisodeSampler, list[EpisodeIndex]]:
+        """One set's sampler (and its episodes when ``draw``), errors naming the set and its options."""
         try:
-            samplers.append(EpisodeSampler(store, pdata.classes(part), way, shot, query, seed, episodes=count,
-                                           indices=rows[part], **common))
-            if what != "training":
-                samplers[-1] = [samplers[-1].index(i) for i in range(count)], samplers[-1].disjoint
+            made = EpisodeSampler(store, pdata.classes(part), way, shot, query, seed, episodes=count, indices=rows[part],
+                                  allow_small=cfg.allow_small, disjoint_subjects=cfg.disjoint_subjects)
+            return made, [made.index(i) for i in range(count)] if draw else []
         except EpisodeError as err:
             raise EpisodeError(f"{what} episodes ({part} split, {way}-way {shot}-shot {query}-query; {options}): {err}") from None
-    train, (val, val_disjoint), (test, test_disjoint) = samplers
-    return EpisodeSets(train, val, test, train.disjoint and val_disjoint and test_disjoint)
+
+    train, _ = sampler("training", "base", cfg.n_way, cfg.k_shot, cfg.q_query, cfg.seed, cfg.episodes,
+                       "--n-way/--k-shot/--q-query", draw=False)
+    val, val_set = sampler("validation", "val", min(cfg.eval_way, len(pdata.classes("val"))), cfg.eval_shot,
+                           cfg.test_query, cfg.seed + 1, cfg.val_episodes, "--test-shot/--test-query", draw=True)
+    test, test_set = sampler("test", "novel", cfg.eval_way, cfg.eval_shot, cfg.test_query, cfg.seed + 2,
+                             cfg.test_episodes, "--test-way/--test-shot/--test-query", draw=True)
+    return EpisodeSets(train, val_set, test_set, train.disjoint and val.disjoint and test.disjoint)
 
 
 class MetricsLog:
