@@ -63,7 +63,7 @@ VARIANTS: tuple[tuple[str, str, dict, tuple[int, ...] | None], ...] = (
     ("relation (summed shots)", "relation", {}, None),
     ("relation, mean (averaged shots)", "relation", {"pool": "mean"}, (5,)),
 )
-CSV_COLUMNS = ("variant", "method", "options", "protocol", "seed", "n_way", "k_shot", "accuracy", "ci95", "episodes",
+CSV_COLUMNS = ("variant", "method", "options", "protocol", "seed", "n_way", "k_shot", "q_query", "accuracy", "ci95", "episodes",
                "best_val", "train_seconds", "eval_seconds", "train_episodes", "image_size", "episode_file", "run_dir")
 
 
@@ -95,8 +95,9 @@ def read_rows(path: str | Path) -> list[dict]:
     with Path(path).open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     for r in rows:
-        for key in ("seed", "n_way", "k_shot", "episodes", "train_episodes", "image_size"):
-            r[key] = int(r[key])
+        for key in ("seed", "n_way", "k_shot", "episodes", "train_episodes", "image_size", "q_query"):
+            if key in r:
+                r[key] = int(r[key])
         for key in ("accuracy", "ci95", "best_val", "train_seconds", "eval_seconds"):
             r[key] = float(r[key])
     return rows
@@ -137,7 +138,8 @@ def plan_jobs(args: argparse.Namespace) -> list:
                     )
                     key = {"variant": variant, "method": method,
                            "options": " ".join(f"{k}={v}" for k, v in options.items()), "protocol": stem,
-                           "seed": seed, "n_way": args.n_way, "k_shot": shot, "train_episodes": args.episodes,
+                           "seed": seed, "n_way": args.n_way, "k_shot": shot, "q_query": args.q_query,
+                           "train_episodes": args.episodes,
                            "image_size": args.image_size}
                     jobs.append(Job(key=key, config=config, episode_file=str(file), data=specs, device=args.device))
     return jobs
@@ -169,13 +171,16 @@ def markdown(rows: list[dict], args: argparse.Namespace, command: str, wall: flo
     present = {r["variant"] for r in summary}
     variants = [v[0] for v in VARIANTS if v[0] in present]
     cell = {(r["variant"], r["protocol"], r["k_shot"]): r for r in summary}
+    first = rows[0]  # the settings as run (the CSV's, when the table is drawn again from it)
+    seeds = len({r["seed"] for r in rows})
     lines = [
-        f"# CRN ablation: {args.n_way}-way, {args.q_query} queries, {args.test_episodes} fixed subject-disjoint test "
-        f"episodes per protocol and shot, {args.seeds} training seeds per row",
+        f"# CRN ablation: {first['n_way']}-way, {first.get('q_query') or args.q_query} queries, {first['episodes']} fixed "
+        f"subject-disjoint test episodes per protocol and shot, {seeds} training seeds per row",
         "",
         "Test accuracy on the novel classes in percent: the mean over training seeds ± the 95% episode CI (averaged "
         "over seeds), and [lowest-highest seed]. Every row of a column replays the same episode file. Each run: "
-        f"conv4, {args.episodes} training episodes of the test's shot, {args.image_size} px, best validation checkpoint.",
+        f"conv4, {first['train_episodes']} training episodes of the test's shot, {first['image_size']} px, best "
+        "validation checkpoint.",
         "",
         "| row | " + " | ".join(f"{p} {k}-shot" for p, k in cols) + " | val (mean) |",
         "|---|" + "---|" * len(cols) + "---|",
