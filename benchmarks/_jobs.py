@@ -9,6 +9,7 @@ finish about twice as fast as one, while two threads in one process do not).
 from __future__ import annotations
 
 import os
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -65,6 +66,11 @@ def run_jobs(jobs: list[Job], workers: int = 1, log: Callable[[int, int, dict], 
         return rows  # type: ignore[return-value]
     env_threads = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = "1"  # the spawned workers start with one OpenMP thread
+    # spawned workers start from this process's sys.path and must import this module to run a job
+    here = str(Path(__file__).resolve().parent)
+    added = here not in sys.path
+    if added:
+        sys.path.insert(0, here)
     try:
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
             futures = {pool.submit(run_job, job): i for i, job in enumerate(jobs)}
@@ -74,6 +80,8 @@ def run_jobs(jobs: list[Job], workers: int = 1, log: Callable[[int, int, dict], 
                 if log:
                     log(done, len(jobs), rows[i])
     finally:
+        if added:
+            sys.path.remove(here)
         if env_threads is None:
             os.environ.pop("OMP_NUM_THREADS", None)
         else:

@@ -67,7 +67,7 @@ def test_initialisation_follows_the_released_relationnet_code() -> None:
     module = RelationModule(64, (14, 14))
     for fc in (module.fc1, module.fc2):
         assert torch.equal(fc.bias, torch.ones_like(fc.bias))
-    assert abs(float(module.fc1.weight.std()) - 0.01) < 0.001  # 2,048 weights
+    assert abs(float(module.fc1.weight.detach().std()) - 0.01) < 0.001  # 2,048 weights
     conv = module.block1[0]
     assert abs(float(conv.weight.std()) - math.sqrt(2 / (3 * 3 * 64))) < 0.005
     # every hidden unit starts active, so no pair of maps starts with the same constant score
