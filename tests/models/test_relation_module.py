@@ -69,7 +69,7 @@ def test_initialisation_follows_the_released_relationnet_code() -> None:
         assert torch.equal(fc.bias, torch.ones_like(fc.bias))
     assert abs(float(module.fc1.weight.detach().std()) - 0.01) < 0.001  # 2,048 weights
     conv = module.block1[0]
-    assert abs(float(conv.weight.std()) - math.sqrt(2 / (3 * 3 * 64))) < 0.005
+    assert abs(float(conv.weight.detach().std()) - math.sqrt(2 / (3 * 3 * 64))) < 0.005
     # every hidden unit starts active, so no pair of maps starts with the same constant score
     scores = module(torch.randn(5, 64, 14, 14), torch.randn(7, 64, 14, 14))
     hidden = module.fc1(module.block2(module.block1(torch.randn(4, 128, 14, 14))).flatten(1))
