@@ -66,7 +66,9 @@ def make(
         episodes=episodes, indices=pdata.rows[split], allow_small=allow_small, disjoint_subjects=disjoint_subjects,
     )
     count = save_episodes(out, pdata.store, (sampler.index(i) for i in range(len(sampler))))
-    people = "subject-disjoint" if sampler.disjoint else "subjects not kept apart: the data has no subjects" if disjoint_subjects is None else "subjects not kept apart"
+    people = "subject-disjoint" if sampler.disjoint else "subjects not kept apart"
+    if not sampler.disjoint and disjoint_subjects is None:
+        people += ": the data has no subjects"
     typer.echo(f"wrote {count} episodes ({n_way}-way {k_shot}-shot {q_query}-query, {proto.name}/{split}, seed {seed}, {people}) to {out}")
 
 

@@ -17,14 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
-import pandas as pd
+import numpy as np
 
 from fsfer.datasets.spec import read_many
 from fsfer.engine.build import resolve_device, resolve_protocol
 from fsfer.engine.config import RunConfig, config_from_dict
 from fsfer.engine.evaluate import EvalResult, evaluate
 from fsfer.engine.predict import load_model
-from fsfer.episodes.fixed import COLUMNS, load_episodes
+from fsfer.episodes.fixed import episode_items, item_keys, load_episodes
 from fsfer.episodes.sampler import EpisodeSampler
 from fsfer.episodes.subjects import disjoint_flag
 from fsfer.errors import ConfigError, EpisodeError
@@ -51,28 +51,12 @@ class CheckpointEvaluation:
         return {**self.result.to_json(), "disjoint_subjects": self.disjoint_subjects, "episodes_file": self.episodes_file}
 
 
-def _file_items(path: Path) -> set[str]:
-    """The ``item`` ids an episode CSV names (an error naming the file when it is not one)."""
-    if not path.is_file():
-        raise EpisodeError(f"{path}: no such episode file; make one with `fsfer episodes make ... --out {path}`")
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise EpisodeError(f"{path}: not an episode file with columns {','.join(COLUMNS)} ({err})") from None
-    if tuple(table.columns) != COLUMNS:
-        raise EpisodeError(f"{path}: columns are {','.join(map(str, table.columns))}; expected {','.join(COLUMNS)}")
-    if table.empty:
-        raise EpisodeError(f"{path}: holds no episode")
-    return set(table["item"])
-
-
 def replay_store(path: Path, specs: Sequence[str], image_size: int, progress: bool = False):
     """A store of the images an episode file names, read from ``specs`` (no protocol needed)."""
-    items = _file_items(path)
+    items = episode_items(path)
     records = read_many(list(specs))
-    keys = records["source"].astype(str) + ":" + records["item"].astype(str)
     attrs = dict(records.attrs)
-    picked = records[keys.isin(items).to_numpy()].reset_index(drop=True)
+    picked = records[np.isin(item_keys(records), list(items))].reset_index(drop=True)
     picked.attrs = attrs
     if picked.empty:
         raise EpisodeError(
@@ -117,7 +101,7 @@ def evaluate_checkpoint(
         raise ConfigError("--episodes must be at least 1 (or an episode CSV file)")
     dev = resolve_device(device)
     model, ckpt = load_model(checkpoint, dev)
-    cfg = config_from_dict(ckpt["config"], str(checkpoint))
+    cfg = config_from_dict(ckpt["config"], str(checkpoint)).with_setting()
     normalise = Normalise(tuple(ckpt["normalise"]["mean"]), tuple(ckpt["normalise"]["std"]))
     size = int(ckpt["image_size"])
     if count is None:
@@ -135,7 +119,7 @@ def evaluate_checkpoint(
     def draw(pdata):
         return EpisodeSampler(
             pdata.store, pdata.classes(part), n_way or cfg.eval_way, k_shot or cfg.eval_shot,
-            q_query or cfg.test_query or 15, 0 if seed is None else seed, episodes=count, indices=pdata.rows[part],
+            q_query or cfg.test_query, 0 if seed is None else seed, episodes=count, indices=pdata.rows[part],
             allow_small=cfg.allow_small if allow_small is None else allow_small, disjoint_subjects=disjoint_subjects,
         )
 

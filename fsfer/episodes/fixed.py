@@ -53,20 +53,35 @@ def save_episodes(path: str | Path, dataset, indices: Iterable[EpisodeIndex]) ->
     return count
 
 
-def load_episodes(path: str | Path, dataset) -> list[EpisodeIndex]:
-    """Episode indices from a CSV, resolved against ``dataset``; unknown items or classes are errors."""
+def read_episode_table(path: str | Path) -> pd.DataFrame:
+    """An episode CSV as a table, checked: the file exists, has the columns and only support/query roles."""
     path = Path(path)
     if not path.is_file():
         raise EpisodeError(f"{path}: no such episode file; make one with `fsfer episodes make ... --out {path}`")
     try:
         table = pd.read_csv(path, dtype={"episode": "int64", "role": str, "class": str, "item": str}, keep_default_na=False)
-    except (ValueError, pd.errors.ParserError) as err:
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
         raise EpisodeError(f"{path}: not an episode file with columns {','.join(COLUMNS)} ({err})") from None
     if tuple(table.columns) != COLUMNS:
         raise EpisodeError(f"{path}: columns are {','.join(map(str, table.columns))}; expected {','.join(COLUMNS)}")
     bad_roles = set(table["role"]) - {"support", "query"}
     if bad_roles:
         raise EpisodeError(f"{path}: role {sorted(bad_roles)[0]!r} is neither support nor query")
+    return table
+
+
+def episode_items(path: str | Path) -> set[str]:
+    """The item ids (``<source>:<item>``) an episode CSV names; an empty file is an error."""
+    table = read_episode_table(path)
+    if table.empty:
+        raise EpisodeError(f"{path}: holds no episode")
+    return set(table["item"])
+
+
+def load_episodes(path: str | Path, dataset) -> list[EpisodeIndex]:
+    """Episode indices from a CSV, resolved against ``dataset``; unknown items or classes are errors."""
+    path = Path(path)
+    table = read_episode_table(path)
     lookup = {key: i for i, key in enumerate(item_keys(dataset.records))}
     rows = table["item"].map(lookup)
     if rows.isna().any():

@@ -14,7 +14,6 @@ from typing import Iterable, Sequence
 import numpy as np
 
 
-
 def subject_codes(dataset, rows: Sequence[int] | np.ndarray | None = None) -> np.ndarray | None:
     """Integer subject codes ``[len(dataset)]`` (-1 where unknown), or None unless every row of ``rows`` has a subject.
 
