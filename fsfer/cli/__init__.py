@@ -18,6 +18,7 @@ from fsfer.cli import episodes as _episodes
 from fsfer.cli import evaluate as _evaluate
 from fsfer.cli import models as _models
 from fsfer.cli import predict as _predict
+from fsfer.cli import pretrain as _pretrain
 from fsfer.cli import synth as _synth
 from fsfer.cli import train as _train
 from fsfer.errors import FsferError
@@ -35,6 +36,7 @@ app.add_typer(_episodes.app, name="episodes")
 app.add_typer(_models.app, name="models")
 app.command("synth", help=_synth.HELP)(_synth.synth)
 app.command("episode-train", help=_train.HELP)(_train.episode_train)
+app.command("pretrain", help=_pretrain.HELP)(_pretrain.pretrain)
 app.command("evaluate", help=_evaluate.HELP)(_evaluate.evaluate)
 app.command("predict", help=_predict.HELP)(_predict.predict)
 

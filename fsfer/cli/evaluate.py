@@ -14,7 +14,8 @@ HELP = "Evaluate a checkpoint: mean accuracy, 95% CI, per-class accuracy, confus
 
 
 def evaluate(
-    checkpoint: Annotated[Path, typer.Argument(help="A best.pt or last.pt written by `fsfer episode-train`.")],
+    checkpoint: Annotated[Path, typer.Argument(help="A best.pt or last.pt written by `fsfer episode-train` or `fsfer pretrain`.")],
+    method: Annotated[Optional[str], typer.Option("--method", help="Score the checkpoint's embedder with this head (protonet, cosine, simpleshot, ...); default: the run's own method (a pretraining run's validation head).")] = None,
     data: Annotated[Optional[list[str]], typer.Option("--data", help="Data spec(s) (default: the run's own). With an episode file, any data holding its items: no protocol needed.")] = None,
     protocol: Annotated[Optional[str], typer.Option("--protocol", help="Protocol to draw from (default: the run's own).")] = None,
     split: Annotated[Optional[str], typer.Option("--split", help="base, val or novel (default novel).")] = None,
@@ -39,7 +40,7 @@ def evaluate(
     with torch_threads(threads):
         run = evaluate_checkpoint(
             checkpoint, data=data, protocol=protocol, split=split, episodes=episodes, n_way=n_way, k_shot=k_shot,
-            q_query=q_query, seed=seed, disjoint_subjects=disjoint_subjects, allow_small=allow_small, device=device,
+            q_query=q_query, seed=seed, disjoint_subjects=disjoint_subjects, allow_small=allow_small, method=method, device=device,
             progress=not as_json,
         )
     if as_json:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -14,9 +14,10 @@ HELP = "Classify query faces among new classes, each given by a folder of a few 
 
 
 def predict(
-    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint written by `fsfer episode-train`.")],
+    checkpoint: Annotated[Path, typer.Argument(help="A checkpoint written by `fsfer episode-train` or `fsfer pretrain`.")],
     support: Annotated[Path, typer.Option("--support", help="Folder with one sub-folder of face images per new class.")],
     query: Annotated[list[Path], typer.Option("--query", help="Query image(s); repeat or list several.")],
+    method: Annotated[Optional[str], typer.Option("--method", help="Classify with this head on the checkpoint's embedder (protonet, cosine, simpleshot, ...); default: the run's own.")] = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")] = "cpu",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else.")] = False,
     threads: ThreadsOption = None,
@@ -26,7 +27,7 @@ def predict(
     from fsfer.engine.predict import predict as run_predict
 
     with torch_threads(threads):
-        predictions = run_predict(checkpoint, support, query, device=resolve_device(device))
+        predictions = run_predict(checkpoint, support, query, device=resolve_device(device), method=method)
     if as_json:
         typer.echo(json.dumps({"predictions": [p.__dict__ for p in predictions]}))
         return

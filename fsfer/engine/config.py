@@ -1,7 +1,10 @@
-"""RunConfig: every option of ``fsfer episode-train``, from defaults, a TOML file and the command line.
+"""RunConfig: every option of ``fsfer episode-train`` and ``fsfer pretrain``, from defaults, a TOML file and the command line.
 
 The resolved config is saved as ``DIR/config.toml`` so any run can be repeated
-exactly (``fsfer episode-train --config DIR/config.toml``).
+exactly (``fsfer episode-train --config DIR/config.toml``, ``fsfer pretrain --config ...``).
+The two commands share every option; ``epochs`` ... ``classifier`` are pretraining's
+own, and in a pretraining run ``method`` is the metric head of its validation and test
+episodes, and ``val_every``, ``save_every`` and ``step_size`` count epochs.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 SETTING_DEFAULTS: dict[str, int] = {"n_way": 5, "k_shot": 1, "q_query": 5, "test_way": 0, "test_shot": 0, "test_query": 15}
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULERS = ("none", "step", "cosine")
+CLASSIFIERS = ("linear", "cosine")
+#: Metric heads that need no training of their own: those a pretrained embedder is validated and tested with.
+PRETRAIN_HEADS = ("protonet", "cosine", "simpleshot")
 
 
 @dataclass
@@ -66,6 +72,16 @@ class RunConfig:
     #: None (``"auto"`` in a file): subject-disjoint episodes whenever every image has a subject
     disjoint_subjects: bool | None = None
     allow_small: bool = False
+    #: an fsfer checkpoint whose embedder starts the training (``episode-train --init``)
+    init: str = ""
+    #: pretraining (``fsfer pretrain``): epochs over the base rows, images per batch (per process),
+    #: label smoothing of the cross-entropy, class-balanced batches, and the classifier
+    #: (``linear``, or ``cosine``: Baseline++)
+    epochs: int = 30
+    batch_size: int = 64
+    label_smoothing: float = 0.0
+    balanced: bool = False
+    classifier: str = "linear"
     out: str = ""
 
     def with_setting(self, setting: dict[str, int] | None = None) -> "RunConfig":
@@ -78,7 +94,8 @@ class RunConfig:
     def validate(self, origin: str = "config") -> "RunConfig":
         """ConfigError naming the first bad value (``origin`` names the file or the option source)."""
         shape = self.with_setting()  # an unset episode shape is checked as its defaults
-        positive = ("n_way", "k_shot", "q_query", "episodes", "image_size", "val_every", "val_episodes", "save_every", "test_episodes", "test_query", "step_size")
+        positive = ("n_way", "k_shot", "q_query", "episodes", "image_size", "val_every", "val_episodes", "save_every",
+                    "test_episodes", "test_query", "step_size", "epochs", "batch_size")
         for name in positive:
             if getattr(shape, name) < 1:
                 raise ConfigError(f"{origin}: {name} must be at least 1; got {getattr(shape, name)}")
@@ -89,7 +106,10 @@ class RunConfig:
             raise ConfigError(f"{origin}: lr must be positive; got {self.lr}")
         if self.grad_clip < 0 or self.weight_decay < 0 or not 0 < self.gamma <= 1:
             raise ConfigError(f"{origin}: grad_clip and weight_decay must be >= 0 and gamma in (0, 1]")
-        for name, allowed in (("device", DEVICES), ("optimizer", OPTIMIZERS), ("scheduler", SCHEDULERS)):
+        if not 0 <= self.label_smoothing < 1:
+            raise ConfigError(f"{origin}: label_smoothing must be in [0, 1); got {self.label_smoothing}")
+        for name, allowed in (("device", DEVICES), ("optimizer", OPTIMIZERS), ("scheduler", SCHEDULERS),
+                              ("classifier", CLASSIFIERS)):
             if getattr(self, name) not in allowed:
                 raise ConfigError(f"{origin}: {name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}")
         if bool(self.base_classes) != bool(self.novel_classes):
@@ -106,27 +126,30 @@ class RunConfig:
         """Shots of the validation and test episodes (``test_shot``, or ``k_shot`` when 0)."""
         return self.test_shot or self.k_shot or SETTING_DEFAULTS["k_shot"]
 
-    def default_out(self) -> str:
-        """``runs/<protocol>-<method>-<backbone>-<N>w<K>s`` when ``out`` is not set."""
+    def default_out(self, kind: str = "episode-train") -> str:
+        """When ``out`` is not set: ``runs/<protocol>-<method>-<backbone>-<N>w<K>s``, or
+        ``runs/<protocol>-pretrain-<backbone>`` for a pretraining run."""
         proto = "custom" if self.base_classes else Path(self.protocol).stem
+        if kind == "pretrain":
+            return self.out or f"runs/{proto}-pretrain-{self.backbone}"
         n_way, k_shot = self.n_way or SETTING_DEFAULTS["n_way"], self.k_shot or SETTING_DEFAULTS["k_shot"]
         return self.out or f"runs/{proto}-{self.method}-{self.backbone}-{n_way}w{k_shot}s"
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
-    def to_toml(self, path: str | Path | None = None) -> str:
+    def to_toml(self, path: str | Path | None = None, command: str = "episode-train") -> str:
         """The config as TOML (scalars and lists first, then the option tables).
 
-        The first line is a command that repeats the run; given the file's own ``path``
-        it names it, and an output folder beside the run's own so the two never collide.
+        The first line is a ``fsfer <command>`` that repeats the run; given the file's own
+        ``path`` it names it, and an output folder beside the run's own so the two never collide.
         """
         if path is None:
-            repeat = "fsfer episode-train --config config.toml --out OTHER_DIR"
+            repeat = f"fsfer {command} --config config.toml --out OTHER_DIR"
         else:
-            out = Path(self.out or self.default_out())
-            repeat = f"fsfer episode-train --config {path} --out {out.parent / (out.name + '-repeat')}"
-        lines = [f"# fsfer episode-train config; repeat this run with: {repeat}"]
+            out = Path(self.out or self.default_out(command))
+            repeat = f"fsfer {command} --config {path} --out {out.parent / (out.name + '-repeat')}"
+        lines = [f"# fsfer {command} config; repeat this run with: {repeat}"]
         tables = []
         for f in fields(self):
             value = getattr(self, f.name)
@@ -203,8 +226,8 @@ def config_from_dict(raw: dict[str, Any], origin: str, base: RunConfig | None = 
     return dataclasses.replace(base or RunConfig(), **updates)
 
 
-def load_config(path: str | Path) -> RunConfig:
-    """A RunConfig from a TOML file (every key optional)."""
+def load_config(path: str | Path, base: RunConfig | None = None) -> RunConfig:
+    """A RunConfig from a TOML file (every key optional; missing ones from ``base``, else the defaults)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
@@ -212,4 +235,4 @@ def load_config(path: str | Path) -> RunConfig:
         raw = tomllib.loads(path.read_text())
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: not valid TOML ({err})") from None
-    return config_from_dict(raw, str(path))
+    return config_from_dict(raw, str(path), base=base)

@@ -28,6 +28,7 @@ from fsfer.episodes.fixed import episode_items, item_keys, load_episodes
 from fsfer.episodes.sampler import EpisodeSampler
 from fsfer.episodes.subjects import disjoint_flag
 from fsfer.errors import ConfigError, EpisodeError
+from fsfer.models.registry import all_methods
 from fsfer.protocol_data import load_protocol_data
 from fsfer.protocols import PARTS, load_protocol
 from fsfer.store import load_dataset
@@ -78,10 +79,15 @@ def evaluate_checkpoint(
     seed: int | None = None,
     disjoint_subjects: bool | None = None,
     allow_small: bool | None = None,
+    method: str | None = None,
     device: str = "auto",
     progress: bool = False,
 ) -> CheckpointEvaluation:
-    """Evaluate a checkpoint (see the module docstring for which episodes); options are checked before any data is read."""
+    """Evaluate a checkpoint (see the module docstring for which episodes); options are checked before any data is read.
+
+    ``method`` scores the checkpoint's embedder with another head (a pretraining run's
+    embedder with protonet, cosine or simpleshot; see :func:`fsfer.engine.predict.load_model`).
+    """
     checkpoint = Path(checkpoint)
     text = None if episodes is None else str(episodes)
     if split is not None and split not in PARTS:
@@ -100,7 +106,9 @@ def evaluate_checkpoint(
     if count is not None and count < 1:
         raise ConfigError("--episodes must be at least 1 (or an episode CSV file)")
     dev = resolve_device(device)
-    model, ckpt = load_model(checkpoint, dev)
+    if method is not None and method not in all_methods():
+        raise ConfigError(f"--method {method!r}: use one of {', '.join(all_methods())}")
+    model, ckpt = load_model(checkpoint, dev, method)
     cfg = config_from_dict(ckpt["config"], str(checkpoint)).with_setting()
     normalise = Normalise(tuple(ckpt["normalise"]["mean"]), tuple(ckpt["normalise"]["std"]))
     size = int(ckpt["image_size"])

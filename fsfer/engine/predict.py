@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -9,9 +10,10 @@ from typing import Any, Sequence
 import torch
 
 from fsfer.datasets.base import IMAGE_EXTENSIONS, make_records
-from fsfer.engine.checkpoint import load_checkpoint
+from fsfer.engine.checkpoint import checkpoint_kind, embedder_state, load_checkpoint, load_embedder
 from fsfer.engine.config import config_from_dict
 from fsfer.errors import DataError
+from fsfer.models.registry import build_embedder
 from fsfer.store import load_dataset
 from fsfer.transforms import Normalise
 
@@ -26,14 +28,33 @@ class Prediction:
     scores: dict[str, float]
 
 
-def load_model(checkpoint_path: str | Path, device: torch.device | str = "cpu") -> tuple[torch.nn.Module, dict[str, Any]]:
-    """The trained method of a checkpoint (eval mode) and the checkpoint dict."""
-    from fsfer.engine.build import build_model
+def load_model(
+    checkpoint_path: str | Path, device: torch.device | str = "cpu", method: str | None = None
+) -> tuple[torch.nn.Module, dict[str, Any]]:
+    """A checkpoint's few-shot method (eval mode) and the checkpoint dict.
+
+    An ``episode-train`` checkpoint gives its trained method whole. ``method`` (a method
+    name) puts the checkpoint's embedder under another head instead: for a ``pretrain``
+    checkpoint that is how it is used (default: the head it was validated with;
+    SimpleShot gets the base-class mean feature the run kept), and any method may be
+    named, though a head with weights of its own (crn, relation, matching, maml) starts
+    them untrained.
+    """
+    from fsfer.engine.build import build_head, build_model
 
     ckpt = load_checkpoint(checkpoint_path)
     cfg = config_from_dict(ckpt["config"], str(checkpoint_path))
-    model = build_model(cfg.__class__(**{**cfg.to_dict(), "weights": ""}))
-    model.load_state_dict(ckpt["model"])
+    cfg = dataclasses.replace(cfg, weights="", init="")
+    pretrained = checkpoint_kind(ckpt) == "pretrain"
+    if not pretrained and method in (None, cfg.method):
+        model = build_model(cfg)
+        model.load_state_dict(ckpt["model"])
+        return model.to(device).eval(), ckpt
+    embedder = build_embedder(cfg.backbone, **cfg.backbone_options)
+    load_embedder(embedder, embedder_state(ckpt), checkpoint_path)
+    model = build_head(cfg, method or cfg.method, embedder, pretrained=pretrained)
+    if hasattr(model, "set_base_mean") and "feature_mean" in ckpt:
+        model.set_base_mean(ckpt["feature_mean"])
     return model.to(device).eval(), ckpt
 
 
@@ -61,10 +82,12 @@ def support_from_folder(folder: str | Path) -> tuple[list[Path], list[str]]:
 
 
 def predict(
-    checkpoint_path: str | Path, support_dir: str | Path, queries: Sequence[str | Path], device: str | torch.device = "cpu"
+    checkpoint_path: str | Path, support_dir: str | Path, queries: Sequence[str | Path], device: str | torch.device = "cpu",
+    method: str | None = None,
 ) -> list[Prediction]:
-    """Classify ``queries`` among the classes of ``support_dir`` with the checkpoint's model."""
-    model, ckpt = load_model(checkpoint_path, device)
+    """Classify ``queries`` among the classes of ``support_dir`` with the checkpoint's model
+    (``method``: another head on its embedder, see :func:`load_model`)."""
+    model, ckpt = load_model(checkpoint_path, device, method)
     size = int(ckpt["image_size"])
     normalise = Normalise(tuple(ckpt["normalise"]["mean"]), tuple(ckpt["normalise"]["std"]))
     paths, labels = support_from_folder(support_dir)

@@ -12,10 +12,6 @@ Files in the run folder: ``config.toml``, ``metrics.csv``, ``last.pt``, ``best.p
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import json
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,20 +19,21 @@ from typing import Any
 
 import torch
 
-from fsfer import __version__ as fsfer_version
-from fsfer.engine.build import build_model, build_optimizer, build_scheduler, resolve_device, resolve_protocol, resolved_config
-from fsfer.engine.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from fsfer.engine.build import build_model, build_optimizer, build_scheduler, resolve_device, resolve_protocol
+from fsfer.engine.checkpoint import check_backbone, embedder_state, load_checkpoint, load_embedder, save_checkpoint, set_rng_state
 from fsfer.engine.config import RunConfig, config_from_dict
 from fsfer.engine.distributed import DistInfo, all_mean, barrier, init_distributed, shutdown
 from fsfer.engine.evaluate import EvalResult, evaluate
-from fsfer.episodes.fixed import save_episodes
+from fsfer.engine.run import (
+    RUN_FILES, MetricsLog, autocast_for, check_out_dir, claim_run_folder, restore, run_facts, run_payload, start_run,
+    write_results,
+)
 from fsfer.episodes.sampler import EpisodeIndex, EpisodeSampler, episode_generator, gather
 from fsfer.errors import ConfigError, EpisodeError, TrainingError
 from fsfer.protocol_data import ProtocolData, load_protocol_data
 from fsfer.transforms import Normalise, random_flip
 
-RUN_FILES = ("config.toml", "metrics.csv", "last.pt", "best.pt", "val_episodes.csv", "test_episodes.csv", "results.json")
-METRIC_COLUMNS = ["episode", "phase", "loss", "accuracy", "ci95", "lr"]
+__all__ = ["RUN_FILES", "EpisodeSets", "MetricsLog", "TrainResult", "check_out_dir", "init_state", "make_episode_sets", "train"]
 
 
 @dataclass
@@ -49,34 +46,31 @@ class TrainResult:
     disjoint_subjects: bool = False
 
 
-def check_out_dir(out: Path, resume: bool, force: bool) -> None:
-    """Refuse a folder holding another run unless resuming or forcing; resuming needs ``last.pt``."""
-    held = [name for name in RUN_FILES if (out / name).exists()]
-    if resume:
-        if not (out / "last.pt").is_file():
-            raise ConfigError(f"{out}: nothing to resume (no last.pt); drop --resume to start a new run")
-        return
-    if held and not force:
-        raise ConfigError(
-            f"{out}: holds another run ({', '.join(held)}); pass --resume to continue it, "
-            "--force to replace it, or choose another --out"
-        )
+def init_state(cfg: RunConfig) -> dict[str, torch.Tensor] | None:
+    """The embedder tensors of ``cfg.init`` (an fsfer checkpoint of the same backbone), or None without one."""
+    if not cfg.init:
+        return None
+    checkpoint = load_checkpoint(cfg.init)
+    check_backbone(checkpoint, cfg.backbone, cfg.init, f"pass --backbone {checkpoint.get('config', {}).get('backbone')} "
+                   "(or --init a checkpoint of this backbone)")
+    return embedder_state(checkpoint)
 
 
 @dataclass
 class EpisodeSets:
     """The training sampler (base rows) and the fixed validation and test episode sets of a run."""
 
-    train: EpisodeSampler
+    train: EpisodeSampler | None
     val: list[EpisodeIndex]
     test: list[EpisodeIndex]
     #: whether every sampler keeps each class's support subjects out of its query
     disjoint_subjects: bool
 
 
-def make_episode_sets(cfg: RunConfig, pdata: ProtocolData) -> EpisodeSets:
+def make_episode_sets(cfg: RunConfig, pdata: ProtocolData, training: bool = True) -> EpisodeSets:
     """The training sampler and the fixed validation and test sets, subject-disjoint unless ``cfg`` says not.
 
+    ``training=False`` (pretraining, which draws no training episodes) makes no training sampler.
     An EpisodeError from a sampler is re-raised naming the set and the option that shapes it.
     """
     store, rows = pdata.store, pdata.rows
@@ -97,42 +91,15 @@ def make_episode_sets(cfg: RunConfig, pdata: ProtocolData) -> EpisodeSets:
         except EpisodeError as err:
             raise EpisodeError(f"{what} episodes ({part} split, {way}-way {shot}-shot {query}-query; {options}): {err}") from None
 
-    train, _ = sampler("training", "base", cfg.n_way, cfg.k_shot, cfg.q_query, cfg.seed, cfg.episodes,
-                       "--n-way/--k-shot/--q-query", draw=False)
+    train = None
+    if training:
+        train, _ = sampler("training", "base", cfg.n_way, cfg.k_shot, cfg.q_query, cfg.seed, cfg.episodes,
+                           "--n-way/--k-shot/--q-query", draw=False)
     val, val_set = sampler("validation", "val", min(cfg.eval_way, len(pdata.classes("val"))), cfg.eval_shot,
                            cfg.test_query, cfg.seed + 1, cfg.val_episodes, "--test-shot/--test-query", draw=True)
     test, test_set = sampler("test", "novel", cfg.eval_way, cfg.eval_shot, cfg.test_query, cfg.seed + 2,
                              cfg.test_episodes, "--test-way/--test-shot/--test-query", draw=True)
-    return EpisodeSets(train, val_set, test_set, train.disjoint and val.disjoint and test.disjoint)
-
-
-class MetricsLog:
-    """``metrics.csv``: one row per training episode and per validation; truncated to the resumed episode."""
-
-    def __init__(self, path: Path, loss_names: list[str], resume_from: int | None) -> None:
-        self.path = path
-        self.columns = METRIC_COLUMNS + [f"loss_{n}" for n in loss_names]
-        kept: list[dict[str, str]] = []
-        if resume_from is not None and path.is_file():
-            with path.open(newline="") as fh:
-                reader = csv.DictReader(fh)
-                self.columns = list(reader.fieldnames or self.columns)
-                kept = [r for r in reader if int(r["episode"]) <= resume_from]
-        tmp = path.with_name(f".{path.name}.tmp")
-        with tmp.open("w", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=self.columns)
-            writer.writeheader()
-            writer.writerows(kept)
-        os.replace(tmp, path)
-        self.fh = path.open("a", newline="")
-        self.writer = csv.DictWriter(self.fh, fieldnames=self.columns, extrasaction="ignore", restval="")
-
-    def write(self, row: dict[str, Any]) -> None:
-        self.writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
-        self.fh.flush()
-
-    def close(self) -> None:
-        self.fh.close()
+    return EpisodeSets(train, val_set, test_set, (train is None or train.disjoint) and val.disjoint and test.disjoint)
 
 
 def train(
@@ -146,22 +113,16 @@ def train(
     """Train ``cfg``'s method on its protocol's base classes, validate, then test on the novel classes.
 
     Everything that can be wrong with the input is checked before anything is written.
+    ``cfg.init`` (an fsfer checkpoint) starts the embedder from its weights.
     ``stop_after`` ends the run after that many episodes as if it were killed (tests use it).
     """
-    cfg = resolved_config(cfg)
-    cfg.validate()
-    out = Path(cfg.default_out())
-    check_out_dir(out, resume, force)
-    checkpoint = None
-    if resume:
-        checkpoint = load_checkpoint(out / "last.pt")
-        saved = config_from_dict(checkpoint["config"], f"{out / 'last.pt'}")
-        cfg = config_from_dict({"episodes": cfg.episodes, "device": cfg.device}, "resume", base=saved)
-        cfg.out = str(out)
+    start = start_run(cfg, "episode-train", resume, force)
+    cfg, out, checkpoint = start.cfg, start.out, start.checkpoint
+    init = init_state(cfg) if checkpoint is None else None
     device = resolve_device(cfg.device)
     dist_info = init_distributed(device.type)
     try:
-        return _train(cfg, out, device, dist_info, checkpoint, force, progress, stop_after)
+        return _train(cfg, out, device, dist_info, checkpoint, init, force, progress, stop_after)
     finally:
         shutdown(dist_info)
 
@@ -172,6 +133,7 @@ def _train(
     device: torch.device,
     info: DistInfo,
     checkpoint: dict[str, Any] | None,
+    init: dict[str, torch.Tensor] | None,
     force: bool,
     progress: bool,
     stop_after: int | None,
@@ -191,34 +153,23 @@ def _train(
     if cfg.disjoint_subjects is None:  # the config saved and checkpointed says what "auto" became
         cfg = config_from_dict({"disjoint_subjects": sets.disjoint_subjects}, "auto", base=cfg)
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg).to(device)
+    model = build_model(cfg)
+    if init is not None:
+        load_embedder(model.embedder, init, cfg.init)
+    model = model.to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = build_optimizer(cfg, [p for p in model.parameters() if p.requires_grad])
     scheduler = build_scheduler(cfg, optimizer)
     store = pdata.store.to(device) if (cfg.store_on_device and device.type == "cuda") else pdata.store
     normalise = Normalise()
-    amp = cfg.amp and device.type == "cuda"
-
-    def autocast():
-        return torch.autocast("cuda", dtype=torch.bfloat16) if amp else contextlib.nullcontext()
-
+    autocast = autocast_for(cfg.amp and device.type == "cuda")
     start, best_val = 0, -1.0
     if checkpoint is not None:
-        model.load_state_dict(checkpoint["model"])
-        optimizer.load_state_dict(checkpoint["optimizer"])
-        scheduler.load_state_dict(checkpoint["scheduler"])
-        start, best_val = int(checkpoint["episode"]), float(checkpoint["best_val"])
+        start, best_val = restore(checkpoint, model, optimizer, scheduler)
     # nothing has been written so far; from here on the run folder is ours
     if info.is_main:
-        if force and checkpoint is None and out.exists():
-            for name in RUN_FILES:
-                (out / name).unlink(missing_ok=True)
-        out.mkdir(parents=True, exist_ok=True)
-        if checkpoint is None:
-            (out / "config.toml").write_text(cfg.to_toml(out / "config.toml"))
-            save_episodes(out / "val_episodes.csv", pdata.store, val_set)
-            save_episodes(out / "test_episodes.csv", pdata.store, test_set)
+        claim_run_folder(out, cfg, "episode-train", force, checkpoint is None, pdata.store, val_set, test_set)
     if checkpoint is not None:
         set_rng_state(checkpoint["rng"])
     net = model
@@ -228,19 +179,8 @@ def _train(
         )
 
     def payload(episode: int) -> dict[str, Any]:
-        return {
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "rng": rng_state(),
-            "episode": episode,
-            "best_val": best_val,
-            "config": cfg.to_dict(),
-            "classes": list(pdata.store.classes),
-            "image_size": cfg.image_size,
-            "world_size": info.world_size,
-            "normalise": {"mean": list(normalise.mean), "std": list(normalise.std)},
-        }
+        return run_payload("episode-train", model, optimizer, scheduler, episode, best_val, cfg, pdata.store.classes,
+                           info.world_size, normalise)
 
     log: MetricsLog | None = None
     bar = tqdm(total=cfg.episodes, initial=start, desc="episode-train", unit="ep", disable=not (progress and info.is_main))
@@ -306,11 +246,9 @@ def _train(
         if best is not None:
             model.load_state_dict(best["model"])
         test = evaluate(model, store, test_set, transform=normalise, device=device, autocast=autocast, progress=progress)
-        summary = {"protocol": protocol.name, "method": cfg.method, "backbone": cfg.backbone, "split": "novel",
-                   "best_val_accuracy": best_val, "checkpoint": str(out / "best.pt"),
-                   "fsfer_version": fsfer_version, "torch_version": torch.__version__, "seed": cfg.seed,
-                   "wall_seconds": round(time.perf_counter() - wall_start, 3), "disjoint_subjects": sets.disjoint_subjects,
-                   "test_episodes_file": str(out / "test_episodes.csv"), **test.to_json()}
-        (out / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
+        write_results(out, {"protocol": protocol.name, "method": cfg.method, "backbone": cfg.backbone, "split": "novel",
+                            "best_val_accuracy": best_val, "checkpoint": str(out / "best.pt"), "init": cfg.init or None,
+                            **run_facts(cfg, time.perf_counter() - wall_start, sets.disjoint_subjects, out),
+                            **test.to_json()})
     barrier(info)
     return TrainResult(out=out, episodes=cfg.episodes, best_val=best_val, test=test, disjoint_subjects=sets.disjoint_subjects)

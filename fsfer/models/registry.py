@@ -9,7 +9,7 @@ Embedders: ``conv4`` (RelationNet/CRN encoder, pool after blocks 1-2: 84 -> 64x1
 (84 -> 640x5x5), and the FER papers' backbones: ``resnet18`` (224 -> 512x7x7), ``irse50``
 (IR-50, 112 -> 512x7x7), ``dan`` (DAN, 224 -> 512x1x1), ``dacl`` (DACL, 224 -> 512x7x7),
 ``vtff`` (VTFF, 224 -> 768x1x1), ``transfer`` (TransFER, 112 -> 768x1x1).
-Methods: ``crn``, ``relation``, ``protonet``, ``matching``, ``cosine``, ``maml``, ``anil``.
+Methods: ``crn``, ``relation``, ``protonet``, ``matching``, ``cosine``, ``simpleshot``, ``maml``, ``anil``.
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ def all_embedders() -> dict[str, Callable[..., nn.Module]]:
 
 def all_methods() -> dict[str, Callable[..., nn.Module]]:
     """Every method constructor by name; each takes the embedder first."""
-    from fsfer.models.methods import cosine, crn, maml, matching, protonet, relation
+    from fsfer.models.methods import cosine, crn, maml, matching, protonet, relation, simpleshot
 
-    modules = (crn, relation, protonet, matching, cosine, maml)
+    modules = (crn, relation, protonet, matching, cosine, simpleshot, maml)
     return {name: ctor for module in modules for name, ctor in module.METHODS.items()}
 
 

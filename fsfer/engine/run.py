@@ -1,0 +1,186 @@
+"""The run machinery shared by ``fsfer episode-train`` and ``fsfer pretrain``.
+
+One run folder layout (``config.toml``, ``metrics.csv``, ``last.pt``, ``best.pt``,
+``val_episodes.csv``, ``test_episodes.csv``, ``results.json``), one way to start or
+resume a run (:func:`start_run`), one checkpoint payload (:func:`run_payload`,
+:func:`restore`), one metrics log (:class:`MetricsLog`) and one AMP switch
+(:func:`autocast_for`). The two loops differ only in what a step is (an episode or a
+batch of base images) and what they train (a method, or an embedder with a classifier).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, ContextManager
+
+import torch
+
+from fsfer import __version__ as fsfer_version
+from fsfer.engine.build import resolved_config
+from fsfer.engine.checkpoint import checkpoint_kind, load_checkpoint, rng_state
+from fsfer.engine.config import RunConfig, config_from_dict
+from fsfer.episodes.fixed import save_episodes
+from fsfer.errors import ConfigError
+from fsfer.transforms import Normalise
+
+RUN_FILES = ("config.toml", "metrics.csv", "last.pt", "best.pt", "val_episodes.csv", "test_episodes.csv", "results.json")
+#: What a step of each kind of run is, and the option that counts them (which a resume may raise).
+STEP = {"episode-train": ("episode", "episodes"), "pretrain": ("epoch", "epochs")}
+
+
+def check_out_dir(out: Path, resume: bool, force: bool) -> None:
+    """Refuse a folder holding another run unless resuming or forcing; resuming needs ``last.pt``."""
+    held = [name for name in RUN_FILES if (out / name).exists()]
+    if resume:
+        if not (out / "last.pt").is_file():
+            raise ConfigError(f"{out}: nothing to resume (no last.pt); drop --resume to start a new run")
+        return
+    if held and not force:
+        raise ConfigError(
+            f"{out}: holds another run ({', '.join(held)}); pass --resume to continue it, "
+            "--force to replace it, or choose another --out"
+        )
+
+
+@dataclass
+class RunStart:
+    """A run about to start: its resolved config, its folder, and the checkpoint it resumes (or None)."""
+
+    cfg: RunConfig
+    out: Path
+    checkpoint: dict[str, Any] | None
+
+
+def start_run(cfg: RunConfig, kind: str, resume: bool, force: bool) -> RunStart:
+    """Resolve and check ``cfg``, check the run folder, and on ``resume`` load ``last.pt`` and its config.
+
+    A resumed run keeps its saved config; only its length (``episodes`` or ``epochs``)
+    and ``device`` come from ``cfg``. Nothing is written.
+    """
+    cfg = resolved_config(cfg)
+    cfg.validate()
+    out = Path(cfg.default_out(kind))
+    check_out_dir(out, resume, force)
+    if not resume:
+        return RunStart(cfg, out, None)
+    checkpoint = load_checkpoint(out / "last.pt")
+    held = checkpoint_kind(checkpoint)
+    if held != kind:
+        raise ConfigError(f"{out}: holds a `fsfer {held}` run; resume it with `fsfer {held} --resume --out {out}`")
+    saved = config_from_dict(checkpoint["config"], f"{out / 'last.pt'}")
+    length = STEP[kind][1]
+    cfg = config_from_dict({length: getattr(cfg, length), "device": cfg.device}, "resume", base=saved)
+    cfg.out = str(out)
+    return RunStart(cfg, out, checkpoint)
+
+
+def claim_run_folder(out: Path, cfg: RunConfig, kind: str, force: bool, fresh: bool, store, val_set, test_set) -> None:
+    """Make the run folder ours: on a fresh run, clear a forced folder and write the config and episode files."""
+    if fresh and force and out.exists():
+        for name in RUN_FILES:
+            (out / name).unlink(missing_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
+    if fresh:
+        (out / "config.toml").write_text(cfg.to_toml(out / "config.toml", command=kind))
+        save_episodes(out / "val_episodes.csv", store, val_set)
+        save_episodes(out / "test_episodes.csv", store, test_set)
+
+
+def run_payload(
+    kind: str,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    step: int,
+    best_val: float,
+    cfg: RunConfig,
+    classes: list[str],
+    world_size: int,
+    normalise: Normalise,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A checkpoint's contents: states, the step counter under the run's step name, config and facts."""
+    return {
+        "kind": kind,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "rng": rng_state(),
+        STEP[kind][0]: step,
+        "best_val": best_val,
+        "config": cfg.to_dict(),
+        "classes": list(classes),
+        "image_size": cfg.image_size,
+        "world_size": world_size,
+        "normalise": {"mean": list(normalise.mean), "std": list(normalise.std)},
+        **extra,
+    }
+
+
+def restore(checkpoint: dict[str, Any], model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+            scheduler: Any) -> tuple[int, float]:
+    """Load a resumed checkpoint's states; return its step counter and best validation accuracy."""
+    model.load_state_dict(checkpoint["model"])
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    scheduler.load_state_dict(checkpoint["scheduler"])
+    return int(checkpoint[STEP[checkpoint_kind(checkpoint)][0]]), float(checkpoint["best_val"])
+
+
+def autocast_for(amp: bool) -> Callable[[], ContextManager]:
+    """A factory of the run's autocast context: bf16 on CUDA when ``amp``, else nothing."""
+
+    def autocast() -> ContextManager:
+        return torch.autocast("cuda", dtype=torch.bfloat16) if amp else contextlib.nullcontext()
+
+    return autocast
+
+
+def run_facts(cfg: RunConfig, wall_seconds: float, disjoint_subjects: bool, out: Path) -> dict[str, Any]:
+    """The facts every ``results.json`` records, so a number can be traced to its run."""
+    return {
+        "fsfer_version": fsfer_version, "torch_version": torch.__version__, "seed": cfg.seed,
+        "wall_seconds": round(wall_seconds, 3), "disjoint_subjects": disjoint_subjects,
+        "test_episodes_file": str(out / "test_episodes.csv"),
+    }
+
+
+def write_results(out: Path, summary: dict[str, Any]) -> None:
+    (out / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+class MetricsLog:
+    """``metrics.csv``: one row per training step (episode or epoch) and per validation.
+
+    ``step_column`` names the step (``episode`` or ``epoch``); a resumed log is
+    truncated to the resumed step.
+    """
+
+    def __init__(self, path: Path, loss_names: list[str], resume_from: int | None, step_column: str = "episode") -> None:
+        self.path = path
+        self.columns = [step_column, "phase", "loss", "accuracy", "ci95", "lr"] + [f"loss_{n}" for n in loss_names]
+        kept: list[dict[str, str]] = []
+        if resume_from is not None and path.is_file():
+            with path.open(newline="") as fh:
+                reader = csv.DictReader(fh)
+                self.columns = list(reader.fieldnames or self.columns)
+                kept = [r for r in reader if int(r[step_column]) <= resume_from]
+        tmp = path.with_name(f".{path.name}.tmp")
+        with tmp.open("w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=self.columns)
+            writer.writeheader()
+            writer.writerows(kept)
+        os.replace(tmp, path)
+        self.fh = path.open("a", newline="")
+        self.writer = csv.DictWriter(self.fh, fieldnames=self.columns, extrasaction="ignore", restval="")
+
+    def write(self, row: dict[str, Any]) -> None:
+        self.writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
+        self.fh.flush()
+
+    def close(self) -> None:
+        self.fh.close()
