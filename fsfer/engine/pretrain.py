@@ -17,7 +17,6 @@ The run folder, config, checkpoints, resume and torch.distributed set-up are tho
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -267,6 +266,11 @@ def _pretrain(
                 with autocast():
                     logits, losses = net(images, labels)
                     loss = sum(losses.values())
+                if not bool(torch.isfinite(loss.detach())):
+                    raise TrainingError(
+                        f"epoch {epoch + 1}, batch {step + 1}: the loss is {float(loss.detach())} (not finite); stopped, "
+                        f"keeping the last good checkpoint {out / 'last.pt'}; lower --lr or set --grad-clip"
+                    )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if cfg.grad_clip > 0:
@@ -288,11 +292,6 @@ def _pretrain(
             stats = all_mean(stats if device.type == "cuda" and info.enabled else stats.cpu(), info).cpu()
             mean_loss, accuracy = float(stats[0] / stats[2]), float(stats[1] / stats[2])
             number = epoch + 1
-            if not math.isfinite(mean_loss):
-                raise TrainingError(
-                    f"epoch {number}: the loss is {mean_loss} (not finite); stopped, keeping the last good checkpoint "
-                    f"{out / 'last.pt'}; lower --lr or set --grad-clip"
-                )
             if info.is_main:
                 if log is None:
                     log = MetricsLog(out / "metrics.csv", sorted(loss_sums), start if checkpoint is not None else None,

@@ -55,7 +55,9 @@ class PretrainClassifier(nn.Module):
     """An embedder with a classifier over the base classes: ``(images [B, 3, H, W], labels [B])``
     -> ``(logits [B, n_classes], losses)``.
 
-    The head sees the global-average-pooled maps ``[B, C]``. ``losses`` holds
+    The head sees the global-average-pooled maps ``[B, C]``; with ``head="linear"`` an
+    embedder that has a classifier of its own in its paper (``make_classifier(n)``: DAN's
+    Linear + BatchNorm1d) gets that one. ``losses`` holds
     ``cross_entropy`` (with ``label_smoothing``) and the embedder's ``aux_losses`` on the
     same batch with the base-class ids as labels (already weighted by the embedder).
     The embedder is ``.embedder``, as in the few-shot methods, so a checkpoint's
@@ -69,7 +71,11 @@ class PretrainClassifier(nn.Module):
         if n_classes < 2:
             raise ConfigError(f"classifier pretraining needs at least 2 base classes; got {n_classes}")
         self.embedder = embedder
-        self.head = HEADS[head](int(embedder.out_channels), n_classes)
+        own = getattr(embedder, "make_classifier", None)
+        if head == "linear" and callable(own):
+            self.head = own(n_classes)  # the paper's own classifier (DAN: Linear + BatchNorm1d)
+        else:
+            self.head = HEADS[head](int(embedder.out_channels), n_classes)
         self.label_smoothing = float(label_smoothing)
 
     def forward(self, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -30,7 +30,7 @@ def make_method(key: str, seed: int = 0, embedder: torch.nn.Module | None = None
 
 
 def test_registry_names():
-    assert set(all_methods()) == {"crn", "relation", "protonet", "matching", "cosine", "maml", "anil"}
+    assert set(all_methods()) == {"crn", "relation", "protonet", "matching", "cosine", "simpleshot", "maml", "anil"}
 
 
 def test_unknown_method_lists_known_ones():

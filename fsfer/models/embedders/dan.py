@@ -230,6 +230,14 @@ class DAN(nn.Module):
         self._records.add(out, pooled=maps.mean(dim=(2, 3)), heads=heads)
         return out
 
+    def make_classifier(self, n_classes: int) -> nn.Module:
+        """The paper's classifier on the fused vector: Linear 512->C then BatchNorm1d(C) (``[B, 512] -> [B, C]``).
+
+        Classifier pretraining uses it in place of a plain linear layer: the fused vector is
+        unnormalised (the spatial attention has no sigmoid), and the BN keeps the logits in range.
+        """
+        return nn.Sequential(nn.Linear(self.out_channels, n_classes), nn.BatchNorm1d(n_classes))
+
     def aux_losses(self, features: torch.Tensor, global_labels: torch.Tensor) -> dict[str, torch.Tensor]:
         """``{"affinity": w * L_af, "partition": w * L_pt}`` for the calls that produced ``features`` ``[N, 512, 1, 1]``.
 
