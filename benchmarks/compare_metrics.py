@@ -52,11 +52,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # _jobs, beside this s
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 METHODS = ("crn", "relation", "protonet", "matching", "cosine", "maml")
+#: Rows of classifier pretraining (``fsfer pretrain``) beside the episodic ones: the frozen embedder with
+#: ProtoNet, with SimpleShot (nearest centroid on centred unit features: a cosine head), and CRN fine-tuned
+#: episodically from it (``episode-train --init``).
+PRETRAIN_METHODS = ("pretrain+protonet", "pretrain+simpleshot", "pretrain+crn")
 SYNTH_PROTOCOLS = ("synth-basic-to-compound", "synth-lab-to-wild")
 CSV_COLUMNS = (
     "protocol", "backbone", "method", "seed", "n_way", "k_shot", "q_query", "train_way", "train_shot",
     "accuracy", "ci95", "episodes", "train_episodes", "train_seconds", "eval_seconds", "best_val",
-    "image_size", "options", "data", "episode_file", "disjoint_subjects", "run_dir",
+    "image_size", "options", "data", "episode_file", "disjoint_subjects", "run_dir", "pretrain_epochs",
 )
 
 
@@ -81,13 +85,14 @@ LITERATURE: dict[str, Setting] = {
 }
 
 #: Defaults of the two modes: (data, image size, training episodes, test episodes).
-SYNTH_DEFAULTS = {"data": ["synth"], "image_size": 32, "episodes": 400, "test_episodes": 300}
-REAL_DEFAULTS = {"image_size": 64, "episodes": 2000, "test_episodes": 600}
+SYNTH_DEFAULTS = {"data": ["synth"], "image_size": 32, "episodes": 400, "test_episodes": 300, "pretrain_epochs": 20}
+REAL_DEFAULTS = {"image_size": 64, "episodes": 2000, "test_episodes": 600, "pretrain_epochs": 30}
 #: Method options the benchmark sets (``--method-option`` overrides them): MAML's inner step of 0.01
 #: leaves it at chance within this budget (SynthFER, 300 episodes: 20.2% and 19.9% for 5-way 1/5-shot,
 #: chance 20%); 0.1 lets it learn (27.4% 1-shot).
 METHOD_OPTIONS: dict[str, dict] = {"maml": {"inner_lr": 0.1}}
-QUICK = {"data": ["synth?subjects=30,per_subject=2,size=32"], "image_size": 32, "episodes": 6, "test_episodes": 10}
+QUICK = {"data": ["synth?subjects=30,per_subject=2,size=32"], "image_size": 32, "episodes": 6, "test_episodes": 10,
+         "pretrain_epochs": 1}
 
 
 @dataclass
@@ -112,6 +117,8 @@ class Plan:
     method_options: dict[str, dict] = field(default_factory=dict)
     seeds: int = 1
     workers: int = 1
+    pretrain_epochs: int = 20
+    merge: bool = False
 
 
 def split_list(text: str | None) -> list[str] | None:
@@ -125,7 +132,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     p.add_argument("--protocols", help=f"comma-separated protocol names or files (default: {','.join(SYNTH_PROTOCOLS)}, "
                    "or with --data the literature protocols it supports)")
     p.add_argument("--backbones", default="conv4", help="comma-separated embedders; every method of a setting uses the same one (default conv4)")
-    p.add_argument("--methods", default=",".join(METHODS), help=f"comma-separated methods (default {','.join(METHODS)})")
+    p.add_argument("--methods", default=",".join(METHODS + PRETRAIN_METHODS),
+                   help=f"comma-separated methods (default {','.join(METHODS + PRETRAIN_METHODS)}); pretrain+HEAD: the "
+                   "embedder pretrained as a classifier (fsfer pretrain) with a metric head, or a method fine-tuned from it")
+    p.add_argument("--pretrain-epochs", type=int,
+                   help="epochs of classifier pretraining for the pretrain+ rows (default 20 on SynthFER, about the "
+                   "images the episodic runs see; 30 with --data)")
+    p.add_argument("--merge", action="store_true",
+                   help="keep the rows of the existing NAME.csv for the methods not run now (same episode files), "
+                   "e.g. to add pretrain+ rows to an earlier table")
     p.add_argument("--shots", help="comma-separated test shots (default 1,5; the literature's per protocol with --data)")
     p.add_argument("--n-way", type=int, help="test ways (default 5; the literature's per protocol with --data)")
     p.add_argument("--train-way", type=int, help="training ways (default the test's, or the literature's)")
@@ -207,6 +222,10 @@ def check_names(methods: list[str], backbones: list[str], options: dict[str, dic
     from fsfer.models.registry import all_embedders, all_methods
 
     known_methods, known_embedders = all_methods(), all_embedders()
+    for m in methods:
+        if m.startswith("pretrain+") and m.removeprefix("pretrain+") not in known_methods:
+            raise ConfigError(f"unknown method {m!r}; pretrain+ takes a method: {', '.join(known_methods)}")
+    methods = [m.removeprefix("pretrain+") for m in methods]
     for kind, names, known in (("method", methods, known_methods), ("backbone", backbones, known_embedders)):
         for n in names:
             if n not in known:
@@ -258,7 +277,7 @@ def make_plan(args: argparse.Namespace, argv: Sequence[str] | None = None) -> Pl
     backbones = split_list(args.backbones) or ["conv4"]
     method_options = parse_method_options(args.method_option)
     check_names(methods, backbones, method_options)
-    for option, value in (("--seeds", args.seeds), ("--workers", args.workers)):
+    for option, value in (("--seeds", args.seeds), ("--workers", args.workers), ("--pretrain-epochs", args.pretrain_epochs)):
         if value is not None and value < 1:
             raise ConfigError(f"{option} must be at least 1; got {value}")
     all_synth = all(n in SYNTH_PROTOCOLS for n in names) and not real
@@ -284,6 +303,8 @@ def make_plan(args: argparse.Namespace, argv: Sequence[str] | None = None) -> Pl
         method_options=method_options,
         seeds=args.seeds or (1 if args.quick else 3),
         workers=args.workers,
+        pretrain_epochs=args.pretrain_epochs or defaults["pretrain_epochs"],
+        merge=args.merge,
     )
 
 
@@ -299,6 +320,33 @@ def make_episode_file(path: Path, pdata, n_way: int, k_shot: int, q_query: int, 
     )
     save_episodes(path, pdata.store, (sampler.index(i) for i in range(episodes)))
     return path
+
+
+def _episodic(plan: Plan, name: str, setting: Setting, specs: list[str], backbone: str, method: str, shot: int,
+              seed: int, run_dir: Path) -> tuple[dict, dict]:
+    """The RunConfig fields of one episodic run and its row key."""
+    way = setting.n_way
+    train_way = setting.train_way or way
+    train_shot = setting.train_shot or shot
+    config = dict(
+        data=list(specs), protocol=name, method=method, backbone=backbone,
+        method_options=dict(plan.method_options.get(method, {})),
+        n_way=train_way, k_shot=train_shot, q_query=plan.train_query,
+        episodes=plan.episodes, image_size=plan.image_size, device=plan.device, seed=seed,
+        val_every=max(1, math.ceil(plan.episodes / 3)), val_episodes=plan.val_episodes,
+        save_every=plan.episodes,
+        test_episodes=min(plan.test_episodes, 20), test_way=way, test_shot=shot,
+        test_query=setting.q_query, allow_small=True, out=str(run_dir),
+    )
+    key = {
+        "protocol": Path(name).stem, "backbone": backbone, "method": method, "seed": seed,
+        "n_way": way, "k_shot": shot, "q_query": setting.q_query,
+        "train_way": train_way, "train_shot": train_shot, "train_episodes": plan.episodes,
+        "image_size": plan.image_size,
+        "options": " ".join(f"{k}={v}" for k, v in plan.method_options.get(method, {}).items()),
+        "data": " ".join(specs) or "default", "pretrain_epochs": 0,
+    }
+    return config, key
 
 
 def plan_jobs(plan: Plan) -> list:
@@ -319,29 +367,26 @@ def plan_jobs(plan: Plan) -> list:
             make_episode_file(file, index, way, shot, setting.q_query, plan.test_episodes, plan.seed)
             for backbone in plan.backbones:
                 for method in plan.methods:
-                    train_way = setting.train_way or way
-                    train_shot = setting.train_shot or shot
+                    if method.startswith("pretrain+"):
+                        continue
                     for seed in range(plan.seed, plan.seed + plan.seeds):
                         run_dir = plan.out_dir / stem / backbone / f"{method}-{way}w{shot}s" / f"seed{seed}"
-                        config = dict(
-                            data=list(specs), protocol=name, method=method, backbone=backbone,
-                            method_options=dict(plan.method_options.get(method, {})),
-                            n_way=train_way, k_shot=train_shot, q_query=plan.train_query,
-                            episodes=plan.episodes, image_size=plan.image_size, device=plan.device, seed=seed,
-                            val_every=max(1, math.ceil(plan.episodes / 3)), val_episodes=plan.val_episodes,
-                            save_every=plan.episodes,
-                            test_episodes=min(plan.test_episodes, 20), test_way=way, test_shot=shot,
-                            test_query=setting.q_query, allow_small=True, out=str(run_dir),
-                        )
-                        key = {
-                            "protocol": stem, "backbone": backbone, "method": method, "seed": seed,
-                            "n_way": way, "k_shot": shot, "q_query": setting.q_query,
-                            "train_way": train_way, "train_shot": train_shot, "train_episodes": plan.episodes,
-                            "image_size": plan.image_size,
-                            "options": " ".join(f"{k}={v}" for k, v in plan.method_options.get(method, {}).items()),
-                            "data": " ".join(specs) or "default",
-                        }
+                        config, key = _episodic(plan, name, setting, specs, backbone, method, shot, seed, run_dir)
                         jobs.append(Job(key=key, config=config, episode_file=str(file), data=list(specs), device=plan.device))
+                heads = [m.removeprefix("pretrain+") for m in plan.methods if m.startswith("pretrain+")]
+                for seed in range(plan.seed, plan.seed + plan.seeds) if heads else ():
+                    run_dir = plan.out_dir / stem / backbone / f"pretrain-{way}w{shot}s" / f"seed{seed}"
+                    config, key = _episodic(plan, name, setting, specs, backbone, "crn", shot, seed, run_dir)
+                    pretrain = dict(
+                        data=list(specs), protocol=name, backbone=backbone, image_size=plan.image_size, device=plan.device,
+                        seed=seed, epochs=plan.pretrain_epochs, val_every=max(1, math.ceil(plan.pretrain_epochs / 4)),
+                        val_episodes=plan.val_episodes, save_every=plan.pretrain_epochs,
+                        test_episodes=min(plan.test_episodes, 20), test_way=way, test_shot=shot,
+                        test_query=setting.q_query, allow_small=True, out=str(run_dir / "pretrain"),
+                    )
+                    key = {**key, "options": "", "pretrain_epochs": plan.pretrain_epochs}
+                    jobs.append(Job(key=key, config=config, episode_file=str(file), data=list(specs), device=plan.device,
+                                    pretrain=pretrain, heads=heads))
     return jobs
 
 
@@ -351,12 +396,19 @@ def run(plan: Plan, log=print) -> list[dict]:
 
     jobs = plan_jobs(plan)
 
+    def trained(r: dict) -> str:
+        episodic = f"{r['train_episodes']} ep {r['train_way']}w{r['train_shot']}s"
+        if not r.get("pretrain_epochs"):
+            return episodic
+        tuned = r["method"] not in (f"pretrain+{h}" for h in ("protonet", "cosine", "simpleshot"))
+        return f"pretrained {r['pretrain_epochs']} epochs" + (f" + {episodic}" if tuned else "")
+
     def report(done: int, total: int, r: dict) -> None:
         log(
             f"[{done}/{total}] {r['protocol']} {r['backbone']} {r['method']:<8} {r['n_way']}w{r['k_shot']}s seed {r['seed']}: "
             f"{100 * r['accuracy']:5.2f} +- {100 * r['ci95']:4.2f} % on {r['episodes']} episodes "
-            f"(val {100 * r['best_val']:5.2f} %; trained {r['train_episodes']} ep {r['train_way']}w{r['train_shot']}s "
-            f"in {r['train_seconds']:.1f} s, evaluated in {r['eval_seconds']:.1f} s)"
+            f"(val {100 * r['best_val']:5.2f} %; trained {trained(r)} in {r['train_seconds']:.1f} s, "
+            f"evaluated in {r['eval_seconds']:.1f} s)"
         )
 
     return run_jobs(jobs, plan.workers, report)
@@ -374,7 +426,8 @@ def read_csv(path: Path) -> list[dict]:
     with Path(path).open(newline="") as fh:
         rows = list(csv.DictReader(fh))
     for r in rows:
-        for key in ("n_way", "k_shot", "episodes", "train_episodes", "image_size", "seed"):
+        r["pretrain_epochs"] = r.get("pretrain_epochs") or 0  # absent from tables made before pretraining existed
+        for key in ("n_way", "k_shot", "episodes", "train_episodes", "image_size", "seed", "pretrain_epochs"):
             r[key] = int(r[key])
         for key in ("accuracy", "ci95", "train_seconds", "best_val"):
             r[key] = float(r[key])
@@ -427,6 +480,19 @@ def write_markdown(path: Path, rows: list[dict], plan: Plan, wall: float) -> str
     )
     train_s = sum(float(r["train_seconds"]) for r in rows)
     first = rows[0] if rows else {}
+    merge_text = (" With --merge: the rows of the methods this command did not run come from the table's earlier run, "
+                  "on the same episode files." if plan.merge else "")
+    pretrained = [r for r in rows if str(r["method"]).startswith("pretrain+")]
+    pretrain_text = ""
+    if pretrained:
+        epochs = sorted({int(r["pretrain_epochs"]) for r in pretrained})
+        pretrain_text = (
+            f" The pretrain+ rows train the embedder as a classifier of the base classes (`fsfer pretrain`: "
+            f"{'/'.join(map(str, epochs))} epochs, SGD, cosine schedule, crop/flip/colour-jitter, the best of its few-shot "
+            f"validations), then score the novel episodes with the frozen embedder under a metric head (protonet; "
+            f"simpleshot: nearest centroid on base-mean-centred unit features, i.e. a cosine head), or fine-tune a "
+            f"method from it episodically for the same {plan.episodes} episodes (`episode-train --init`; crn)."
+        )
     text = (
         f"# {plan.name}: few-shot methods on the same fixed episodes\n\n"
         f"Accuracy on the novel classes in percent: the mean over {plan.seeds} training seed(s) ± the 95% confidence "
@@ -434,9 +500,10 @@ def write_markdown(path: Path, rows: list[dict], plan: Plan, wall: float) -> str
         f"seed. {first.get('episodes', plan.test_episodes)} fixed, subject-disjoint test episodes per setting, the same "
         f"episode file for every method and seed; best mean of a setting in bold. Each method trained {plan.episodes} "
         f"episodes on the base classes (best validation checkpoint), {plan.image_size} px images, data: "
-        f"{' '.join(plan.data) or 'the protocol default'}{options}.\n\n"
+        f"{' '.join(plan.data) or 'the protocol default'}{options}.{pretrain_text}\n\n"
         f"{table}\n"
-        f"Command: `{plan.command.strip()}`; wall time {wall / 60:.1f} min ({train_s / 60:.1f} min training).\n"
+        f"Command: `{plan.command.strip()}`; wall time {wall / 60:.1f} min ({train_s / 60:.1f} min training"
+        f"{' in all rows' if plan.merge else ''}).{merge_text}\n"
     )
     path.write_text(text)
     return table
@@ -490,6 +557,13 @@ def write_chart(path: Path, rows: list[dict], title: str = "") -> None:
     plt.close(fig)
 
 
+def merged_rows(old: list[dict], new: list[dict], plan: Plan) -> list[dict]:
+    """``old`` rows of the methods not run now, then ``new``, ordered by protocol (then as they were)."""
+    kept = [r for r in old if r["method"] not in plan.methods]
+    order = {Path(name).stem: i for i, (name, _, _) in enumerate(plan.protocols)}
+    return sorted(kept + new, key=lambda r: order.get(r["protocol"], len(order)))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from fsfer.errors import FsferError
 
@@ -516,6 +590,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         torch.set_num_threads(threads)
     base = plan.results_dir / plan.name
+    if plan.merge and base.with_suffix(".csv").is_file():
+        rows = merged_rows(read_csv(base.with_suffix(".csv")), rows, plan)
     write_csv(base.with_suffix(".csv"), rows)
     table = write_markdown(base.with_suffix(".md"), rows, plan, wall)
     write_chart(base.with_suffix(".png"), rows, title=f"{plan.name}: accuracy ± 95% CI on {plan.test_episodes} shared test episodes")

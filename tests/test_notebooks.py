@@ -142,6 +142,26 @@ def test_compare_metrics_seeds_report_the_spread(tmp_path: Path, capsys: pytest.
     assert "mean over 2 training seed(s)" in (results / "seeds.md").read_text()
 
 
+def test_compare_metrics_pretrain_rows_share_the_episode_file_and_merge(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    compare = _load_script()
+    results = tmp_path / "results"
+    common = ["--quick", "--protocols", "synth-basic-to-compound", "--shots", "1", "--episodes", "3", "--test-episodes", "6",
+              "--name", "pre", "--results-dir", str(results), "--out-dir", str(tmp_path / "runs"), "--device", "cpu"]
+    assert compare.main([*common, "--methods", "protonet"]) == 0
+    assert compare.main([*common, "--methods", "pretrain+protonet,pretrain+simpleshot,pretrain+crn", "--merge"]) == 0
+    out = capsys.readouterr().out
+    assert "pretrain+crn 5w1s seed 0" in out and "pretrained 1 epochs + 3 ep 5w1s" in out
+    with (results / "pre.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["method"] for r in rows] == ["protonet", "pretrain+protonet", "pretrain+simpleshot", "pretrain+crn"]
+    assert len({r["episode_file"] for r in rows}) == 1
+    assert [r["pretrain_epochs"] for r in rows] == ["0", "1", "1", "1"]
+    pre = Path(rows[1]["run_dir"])
+    assert (pre / "best.pt").is_file() and (Path(rows[3]["run_dir"]) / "config.toml").read_text().count(str(pre / "best.pt")) == 1
+    md = (results / "pre.md").read_text()
+    assert "| pretrain+simpleshot |" in md and "`fsfer pretrain`" in md and "With --merge" in md
+
+
 def test_compare_metrics_picks_literature_settings_for_the_data_given() -> None:
     compare = _load_script()
     args = compare.parse_args(["--data", "rafdb:/nowhere/basic", "--data", "rafdb-compound:/nowhere/compound"])
