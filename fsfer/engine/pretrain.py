@@ -45,7 +45,7 @@ from fsfer.transforms import Normalise, augment_batch
 #: and ``last.pt`` every epoch, and ProtoNet on pooled features as the validation head.
 PRETRAIN_DEFAULTS: dict[str, Any] = {
     "method": "protonet", "optimizer": "sgd", "lr": 0.05, "weight_decay": 5e-4, "scheduler": "cosine",
-    "step_size": 10, "val_every": 1, "save_every": 1, "grad_clip": 0.0,
+    "step_size": 10, "val_every": 1, "save_every": 1, "grad_clip": 0.0, "channels_last": True,
 }
 #: Seed offset of the augmentation stream (the batch order uses ``seed`` itself).
 AUGMENT_STREAM = 7919
