@@ -399,7 +399,7 @@ def run(plan: Plan, log=print) -> list[dict]:
     def trained(r: dict) -> str:
         episodic = f"{r['train_episodes']} ep {r['train_way']}w{r['train_shot']}s"
         if not r.get("pretrain_epochs"):
-            return episodic
+            return f"trained {episodic}"
         tuned = r["method"] not in (f"pretrain+{h}" for h in ("protonet", "cosine", "simpleshot"))
         return f"pretrained {r['pretrain_epochs']} epochs" + (f" + {episodic}" if tuned else "")
 
@@ -407,7 +407,7 @@ def run(plan: Plan, log=print) -> list[dict]:
         log(
             f"[{done}/{total}] {r['protocol']} {r['backbone']} {r['method']:<8} {r['n_way']}w{r['k_shot']}s seed {r['seed']}: "
             f"{100 * r['accuracy']:5.2f} +- {100 * r['ci95']:4.2f} % on {r['episodes']} episodes "
-            f"(val {100 * r['best_val']:5.2f} %; trained {trained(r)} in {r['train_seconds']:.1f} s, "
+            f"(val {100 * r['best_val']:5.2f} %; {trained(r)} in {r['train_seconds']:.1f} s, "
             f"evaluated in {r['eval_seconds']:.1f} s)"
         )
 

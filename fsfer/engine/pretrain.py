@@ -31,7 +31,8 @@ from fsfer.engine.config import PRETRAIN_HEADS, RunConfig, config_from_dict
 from fsfer.engine.distributed import DistInfo, all_mean, barrier, init_distributed, shutdown
 from fsfer.engine.evaluate import EvalResult, embed_rows, evaluate
 from fsfer.engine.run import (
-    MetricsLog, autocast_for, claim_run_folder, restore, run_facts, run_payload, start_run, write_results,
+    MetricsLog, autocast_for, claim_run_folder, restore, run_facts, run_payload, start_run, validate_and_save,
+    write_results,
 )
 from fsfer.engine.train import make_episode_sets
 from fsfer.episodes.sampler import episode_generator
@@ -237,9 +238,9 @@ def _pretrain(
         model.train()
         return result
 
-    def payload(epoch: int, **extra: Any) -> dict[str, Any]:
-        return run_payload("pretrain", model, optimizer, scheduler, epoch, best_val, cfg, pdata.store.classes,
-                           info.world_size, normalise, base_classes=pdata.classes("base"), **extra)
+    def payload(epoch: int, best: float) -> dict[str, Any]:
+        return run_payload("pretrain", model, optimizer, scheduler, epoch, best, cfg, pdata.store.classes,
+                           info.world_size, normalise, base_classes=pdata.classes("base"))
 
     steps = batches.steps()
     log: MetricsLog | None = None
@@ -299,14 +300,7 @@ def _pretrain(
                 log.write({"epoch": number, "phase": "train", "loss": mean_loss, "accuracy": accuracy, "lr": lr,
                            **{f"loss_{k}": float(stats[3 + i] / stats[2]) for i, k in enumerate(sorted(loss_sums))}})
                 bar.set_postfix(epoch=number, loss=f"{mean_loss:.3f}", acc=f"{accuracy:.2f}", refresh=True)
-                if number % cfg.val_every == 0 or number == cfg.epochs:
-                    val = validate()
-                    log.write({"epoch": number, "phase": "val", "accuracy": val.accuracy, "ci95": val.ci95})
-                    if val.accuracy > best_val:
-                        best_val = val.accuracy
-                        save_checkpoint(out / "best.pt", payload(number))
-                if number % cfg.save_every == 0 or number == cfg.epochs:
-                    save_checkpoint(out / "last.pt", payload(number))
+                best_val = validate_and_save(number, cfg.epochs, cfg, log, validate, payload, out, best_val)
             barrier(info)
     finally:
         bar.close()

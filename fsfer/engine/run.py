@@ -22,7 +22,7 @@ import torch
 
 from fsfer import __version__ as fsfer_version
 from fsfer.engine.build import resolved_config
-from fsfer.engine.checkpoint import checkpoint_kind, load_checkpoint, rng_state
+from fsfer.engine.checkpoint import checkpoint_kind, load_checkpoint, rng_state, save_checkpoint
 from fsfer.engine.config import RunConfig, config_from_dict
 from fsfer.episodes.fixed import save_episodes
 from fsfer.errors import ConfigError
@@ -131,6 +131,33 @@ def restore(checkpoint: dict[str, Any], model: torch.nn.Module, optimizer: torch
     return int(checkpoint[STEP[checkpoint_kind(checkpoint)][0]]), float(checkpoint["best_val"])
 
 
+def validate_and_save(
+    number: int,
+    last: int,
+    cfg: RunConfig,
+    log: "MetricsLog",
+    validate: Callable[[], Any],
+    payload: Callable[[int, float], dict[str, Any]],
+    out: Path,
+    best_val: float,
+) -> float:
+    """The end of step ``number`` (of ``last``): validate every ``val_every`` steps and at the last, writing the
+    ``val`` row and ``best.pt`` on a new best; write ``last.pt`` every ``save_every`` steps and at the last.
+
+    ``validate()`` returns an :class:`~fsfer.engine.evaluate.EvalResult`; ``payload(step, best_val)`` the checkpoint.
+    Returns the best validation accuracy so far.
+    """
+    if number % cfg.val_every == 0 or number == last:
+        val = validate()
+        log.write({log.step_column: number, "phase": "val", "accuracy": val.accuracy, "ci95": val.ci95})
+        if val.accuracy > best_val:
+            best_val = val.accuracy
+            save_checkpoint(out / "best.pt", payload(number, best_val))
+    if number % cfg.save_every == 0 or number == last:
+        save_checkpoint(out / "last.pt", payload(number, best_val))
+    return best_val
+
+
 def autocast_for(amp: bool) -> Callable[[], ContextManager]:
     """A factory of the run's autocast context: bf16 on CUDA when ``amp``, else nothing."""
 
@@ -162,6 +189,7 @@ class MetricsLog:
 
     def __init__(self, path: Path, loss_names: list[str], resume_from: int | None, step_column: str = "episode") -> None:
         self.path = path
+        self.step_column = step_column
         self.columns = [step_column, "phase", "loss", "accuracy", "ci95", "lr"] + [f"loss_{n}" for n in loss_names]
         kept: list[dict[str, str]] = []
         if resume_from is not None and path.is_file():

@@ -20,21 +20,18 @@ from typing import Any
 import torch
 
 from fsfer.engine.build import build_model, build_optimizer, build_scheduler, resolve_device, resolve_protocol
-from fsfer.engine.checkpoint import check_backbone, embedder_state, load_checkpoint, load_embedder, save_checkpoint, set_rng_state
+from fsfer.engine.checkpoint import check_backbone, embedder_state, load_checkpoint, load_embedder, set_rng_state
 from fsfer.engine.config import RunConfig, config_from_dict
 from fsfer.engine.distributed import DistInfo, all_mean, barrier, init_distributed, shutdown
 from fsfer.engine.evaluate import EvalResult, evaluate
 from fsfer.engine.run import (
-    RUN_FILES, MetricsLog, autocast_for, check_out_dir, claim_run_folder, restore, run_facts, run_payload, start_run,
+    MetricsLog, autocast_for, claim_run_folder, restore, run_facts, run_payload, start_run, validate_and_save,
     write_results,
 )
 from fsfer.episodes.sampler import EpisodeIndex, EpisodeSampler, episode_generator, gather
 from fsfer.errors import ConfigError, EpisodeError, TrainingError
 from fsfer.protocol_data import ProtocolData, load_protocol_data
 from fsfer.transforms import Normalise, random_flip
-
-__all__ = ["RUN_FILES", "EpisodeSets", "MetricsLog", "TrainResult", "check_out_dir", "init_state", "make_episode_sets", "train"]
-
 
 @dataclass
 class TrainResult:
@@ -178,8 +175,8 @@ def _train(
             model, device_ids=[device.index] if device.type == "cuda" else None, find_unused_parameters=cfg.method in ("maml", "anil")
         )
 
-    def payload(episode: int) -> dict[str, Any]:
-        return run_payload("episode-train", model, optimizer, scheduler, episode, best_val, cfg, pdata.store.classes,
+    def payload(episode: int, best: float) -> dict[str, Any]:
+        return run_payload("episode-train", model, optimizer, scheduler, episode, best, cfg, pdata.store.classes,
                            info.world_size, normalise)
 
     log: MetricsLog | None = None
@@ -226,14 +223,10 @@ def _train(
                 rate = done_here / max(time.perf_counter() - t0, 1e-9)
                 bar.set_postfix(loss=f"{float(stats[0]):.3f}", acc=f"{float(stats[1]):.2f}", eps=f"{rate:.1f}/s", refresh=False)
                 bar.update(1)
-                if number % cfg.val_every == 0 or number == cfg.episodes:
-                    val = evaluate(model, store, val_set, transform=normalise, device=device, autocast=autocast)
-                    log.write({"episode": number, "phase": "val", "accuracy": val.accuracy, "ci95": val.ci95})
-                    if val.accuracy > best_val:
-                        best_val = val.accuracy
-                        save_checkpoint(out / "best.pt", payload(number))
-                if number % cfg.save_every == 0 or number == cfg.episodes:
-                    save_checkpoint(out / "last.pt", payload(number))
+                best_val = validate_and_save(
+                    number, cfg.episodes, cfg, log,
+                    lambda: evaluate(model, store, val_set, transform=normalise, device=device, autocast=autocast),
+                    payload, out, best_val)
             barrier(info)
     finally:
         bar.close()
