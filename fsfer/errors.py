@@ -38,3 +38,7 @@ class TrainingError(FsferError):
 
 class FsferWarning(UserWarning):
     """Something the user should know that does not stop the work (e.g. skipped images)."""
+
+
+class Interrupted(FsferError):
+    """A run stopped by SIGINT or SIGTERM after saving its state; the CLI prints it and exits 130."""

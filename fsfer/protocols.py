@@ -286,6 +286,7 @@ def protocol_from_classes(
     """
     raw: dict[str, Any] = {
         "name": "custom",
+        "default_data": ["synth"],  # as everywhere: SynthFER unless --data says otherwise
         "val_fraction": val_fraction,
         "base": {"classes": list(base)},
         "novel": {"classes": list(novel)},

@@ -80,7 +80,7 @@ def show(
     data: Annotated[Optional[list[str]], typer.Option("--data", help="Data the file was made from (for --preview).")] = None,
     image_size: Annotated[int, typer.Option("--image-size")] = 64,
 ) -> None:
-    """Summarise an episode file; with --preview, draw one episode."""
+    """Summarise an episode file; with --preview, draw one episode (decoding only its images)."""
     from fsfer.episodes.fixed import summarise_file
 
     summary = summarise_file(file)
@@ -90,15 +90,8 @@ def show(
     )
     typer.echo("classes: " + ", ".join(f"{c} ({n})" for c, n in summary["classes"].items()))
     if preview is not None:
-        from fsfer.episodes.fixed import load_episodes
-        from fsfer.episodes.preview import draw_episode
-        from fsfer.errors import ConfigError
-        from fsfer.datasets.spec import read_many
-        from fsfer.store import load_dataset
+        from fsfer.episodes.preview import draw_episode, load_episode
 
-        store = load_dataset(read_many(data or ["synth"]), image_size, progress=True)
-        indices = load_episodes(file, store)
-        if not 0 <= episode < len(indices):
-            raise ConfigError(f"--episode {episode} is out of range 0..{len(indices) - 1}")
-        draw_episode(store, indices[episode]).save(preview)
-        typer.echo(f"drew episode {episode} to {preview}")
+        store, index = load_episode(file, data or ["synth"], episode, image_size)
+        draw_episode(store, index).save(preview)
+        typer.echo(f"drew episode {episode} ({len(store)} images decoded) to {preview}")

@@ -14,7 +14,7 @@ HELP = "Evaluate a checkpoint: mean accuracy, 95% CI, per-class accuracy, confus
 
 
 def evaluate(
-    checkpoint: Annotated[Path, typer.Argument(help="A best.pt or last.pt written by `fsfer episode-train` or `fsfer pretrain`.")],
+    checkpoint: Annotated[Path, typer.Argument(help="A best.pt or last.pt written by `fsfer episode-train` or `fsfer pretrain`, or the run folder holding it.")],
     method: Annotated[Optional[str], typer.Option("--method", help="Score the checkpoint's embedder with this head (protonet, cosine, simpleshot, ...); default: the run's own method (a pretraining run's validation head).")] = None,
     data: Annotated[Optional[list[str]], typer.Option("--data", help="Data spec(s) (default: the run's own). With an episode file, any data holding its items: no protocol needed.")] = None,
     protocol: Annotated[Optional[str], typer.Option("--protocol", help="Protocol to draw from (default: the run's own).")] = None,
@@ -28,6 +28,8 @@ def evaluate(
     allow_small: Annotated[Optional[bool], typer.Option("--allow-small/--no-allow-small", help="Let a small class give a smaller query (default: the run's).")] = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else.")] = False,
+    confusion: Annotated[Optional[Path], typer.Option("--confusion", help="Also draw the row-normalised confusion matrix to this PNG.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     threads: ThreadsOption = None,
 ) -> None:
     """Replay an episode file (every method sees the same tasks) or draw seeded episodes from a protocol split.
@@ -41,8 +43,13 @@ def evaluate(
         run = evaluate_checkpoint(
             checkpoint, data=data, protocol=protocol, split=split, episodes=episodes, n_way=n_way, k_shot=k_shot,
             q_query=q_query, seed=seed, disjoint_subjects=disjoint_subjects, allow_small=allow_small, method=method, device=device,
-            progress=not as_json,
+            progress=not (as_json or quiet),
         )
+    if confusion is not None:
+        from fsfer.report import draw_confusion
+
+        draw_confusion(run.result.classes, run.result.confusion, confusion, title=f"{run.result.n_way}-way "
+                       f"{run.result.k_shot}-shot, {run.result.episodes} episodes")
     if as_json:
         typer.echo(json.dumps(run.to_json()))
         return
@@ -53,5 +60,11 @@ def evaluate(
         f"{result.episodes} episodes ({where}; {people}), {result.n_way}-way {result.k_shot}-shot {result.q_query}-query: "
         f"accuracy {100 * result.accuracy:.2f}% +- {100 * result.ci95:.2f}% (95% CI)"
     )
-    for name, acc in result.per_class.items():
-        typer.echo(f"  {name:24s} {100 * acc:6.2f}%")
+    width = max(len(c) for c in result.classes)
+    typer.echo(f"per class: accuracy, then the confusion matrix row (true class; predicted columns in this order)")
+    for name, row in zip(result.classes, result.confusion):
+        acc = result.per_class.get(name)
+        cell = f"{100 * acc:6.2f}%" if acc is not None else "      -"
+        typer.echo(f"  {name:{width}s} {cell}  " + " ".join(f"{n:4d}" for n in row))
+    if confusion is not None:
+        typer.echo(f"confusion matrix: {confusion}")

@@ -1,8 +1,18 @@
-"""``fsfer models``: the embedders (backbones), their size and cost against their papers' figures."""
+"""``fsfer models``: the embedders (backbones), their size and cost against their papers' figures.
+
+``fsfer models list`` keeps its table in the fsfer cache folder (``$FSFER_CACHE`` or
+``~/.cache/fsfer``), keyed by a digest of fsfer's sources and the torch and torchvision
+versions: the first list builds every embedder on the ``meta`` device to count its
+parameters (a few seconds, nearly all of it importing PyTorch and torchvision); a later
+one reads the table without importing PyTorch at all.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
@@ -46,17 +56,79 @@ def gigas(count: float | None) -> str:
     return "-" if count is None else f"{count / 1e9:.2f}G"
 
 
-@app.command("list")
-def list_models() -> None:
-    """One line per embedder: name, parameters, what it is."""
+LIST_CACHE_PREFIX = "models-list-"
+
+
+def list_key() -> str:
+    """A digest of what decides ``fsfer models list``: every fsfer source file and the torch/torchvision versions.
+
+    Reading the sources takes milliseconds and imports nothing heavy.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256(b"fsfer-models-list-v1")
+    for dist in ("torch", "torchvision"):
+        try:
+            digest.update(f"|{dist}={version(dist)}".encode())
+        except PackageNotFoundError:
+            digest.update(f"|{dist}=?".encode())
+    for path in sorted(root.rglob("*.py")):
+        digest.update(f"|{path.relative_to(root).as_posix()}|".encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def list_cache_file(key: str) -> Path:
+    """Where the table of ``key`` is kept: the folder of the image cache (``fsfer.store.default_cache_dir``,
+    not imported here because it loads PyTorch)."""
+    folder = Path(os.environ.get("FSFER_CACHE", Path.home() / ".cache" / "fsfer")).expanduser()
+    return folder / f"{LIST_CACHE_PREFIX}{key[:20]}.json"
+
+
+def read_list_cache(path: Path) -> list[tuple[str, int, str]] | None:
+    """The cached ``(name, parameters, description)`` rows, or None when absent or unreadable."""
+    try:
+        rows = json.loads(path.read_text())
+        return [(str(name), int(params), str(text)) for name, params, text in rows]
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def write_list_cache(path: Path, rows: list[tuple[str, int, str]]) -> None:
+    """Keep ``rows`` at ``path`` (atomically) and drop the tables of older keys; a cache that cannot be written is skipped."""
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(rows))
+        os.replace(tmp, path)
+        for old in path.parent.glob(f"{LIST_CACHE_PREFIX}*.json"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
+def count_list() -> list[tuple[str, int, str]]:
+    """``(name, parameters, description)`` of every embedder, each built on the ``meta`` device (no weights)."""
     from fsfer.models.embedders.profile import build_on_meta, count_parameters
     from fsfer.models.registry import all_embedders
 
-    constructors = all_embedders()
-    width = max(len(n) for n in constructors)
-    for name, ctor in constructors.items():
-        params = count_parameters(build_on_meta(name))
-        typer.echo(f"{name:<{width}}  {millions(params):>8}  {describe(name, ctor)}")
+    return [(name, count_parameters(build_on_meta(name)), describe(name, ctor)) for name, ctor in all_embedders().items()]
+
+
+@app.command("list")
+def list_models() -> None:
+    """One line per embedder: name, parameters, what it is."""
+    cache = list_cache_file(list_key())
+    rows = read_list_cache(cache)
+    if rows is None:
+        typer.echo("counting the embedders' parameters (loads PyTorch; cached for the next list) ...", err=True)
+        rows = count_list()
+        write_list_cache(cache, rows)
+    width = max(len(name) for name, _, _ in rows)
+    for name, params, text in rows:
+        typer.echo(f"{name:<{width}}  {millions(params):>8}  {text}")
 
 
 @app.command("info")

@@ -16,18 +16,24 @@ HELP = "Classify query faces among new classes, each given by a folder of a few 
 def predict(
     checkpoint: Annotated[Path, typer.Argument(help="A checkpoint written by `fsfer episode-train` or `fsfer pretrain`.")],
     support: Annotated[Path, typer.Option("--support", help="Folder with one sub-folder of face images per new class.")],
-    query: Annotated[list[Path], typer.Option("--query", help="Query image(s); repeat or list several.")],
+    query: Annotated[Optional[list[Path]], typer.Option("--query", help="A query image; repeat it, or list more images after it (a shell glob works).")] = None,
+    more: Annotated[Optional[list[Path]], typer.Argument(help="More query images.", show_default=False)] = None,
     method: Annotated[Optional[str], typer.Option("--method", help="Classify with this head on the checkpoint's embedder (protonet, cosine, simpleshot, ...); default: the run's own.")] = None,
-    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")] = "cpu",
+    device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else.")] = False,
     threads: ThreadsOption = None,
 ) -> None:
     """Print each query image's predicted class and score."""
     from fsfer.engine.build import resolve_device
     from fsfer.engine.predict import predict as run_predict
+    from fsfer.errors import ConfigError
+
+    queries = list(query or []) + list(more or [])
+    if not queries:
+        raise ConfigError("no query image: pass --query IMAGE (several may follow it, e.g. --query faces/*.png)")
 
     with torch_threads(threads):
-        predictions = run_predict(checkpoint, support, query, device=resolve_device(device), method=method)
+        predictions = run_predict(checkpoint, support, queries, device=resolve_device(device), method=method)
     if as_json:
         typer.echo(json.dumps({"predictions": [p.__dict__ for p in predictions]}))
         return

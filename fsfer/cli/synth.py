@@ -2,8 +2,8 @@
 
 ``fsfer synth OUT_DIR`` writes ``OUT_DIR/<category>/<id>.png`` and
 ``OUT_DIR/manifest.csv``; ``--preview sheet.png`` also draws a contact sheet (one
-row per category over several subjects). With ``--preview`` and no OUT_DIR only
-the sheet is drawn.
+row per category over the first 6 subjects, or ``--preview-subjects N``). With
+``--preview`` and no OUT_DIR only the sheet is drawn.
 """
 
 from __future__ import annotations
@@ -32,10 +32,13 @@ def synth(
     preview: Optional[Path] = typer.Option(
         None, "--preview", help="Also draw a contact sheet PNG here (only the sheet when OUT_DIR is left out)."
     ),
+    preview_subjects: Optional[int] = typer.Option(
+        None, "--preview-subjects", min=1, help="Subjects the --preview sheet shows (default 6; more make a wider sheet)."
+    ),
 ) -> None:
     """Render SynthFER to a folder with a manifest, and/or a contact sheet to judge the faces by eye."""
     from fsfer.synth.options import check_options
-    from fsfer.synth.writer import check_out_dir, save_contact_sheet, write_folder
+    from fsfer.synth.writer import SHEET_SUBJECTS, check_out_dir, save_contact_sheet, write_folder
 
     options = check_options(
         domain, subjects=subjects, per_subject=per_subject, size=size, seed=seed, classes=classes, contempt=contempt
@@ -44,6 +47,8 @@ def synth(
         raise ConfigError("nothing to write: give OUT_DIR (a new or empty folder), --preview SHEET.png, or both")
     if out_dir is not None:
         check_out_dir(out_dir)
+    if preview_subjects is not None and preview is None:
+        raise ConfigError("--preview-subjects sizes the contact sheet: add --preview SHEET.png, or drop it")
     if preview is not None and (not preview.expanduser().parent.is_dir() or preview.suffix.lower() != ".png"):
         raise ConfigError(f"{preview}: --preview needs a .png file name in an existing folder")
     done = []
@@ -55,7 +60,13 @@ def synth(
             f"wrote {len(manifest)} images of {len(options.categories)} categories, {options.subjects} subjects "
             f"({', '.join(f'{k} {splits.get(k, 0)}' for k in ('train', 'val', 'test'))} images) to {out_dir}"
         )
+    shown = min(preview_subjects or SHEET_SUBJECTS, options.subjects)
     if preview is not None:
-        save_contact_sheet(preview, options)
+        save_contact_sheet(preview, options, shown)
         done.append(f"preview sheet {preview}")
     typer.echo("; ".join(done))
+    if preview is not None and shown < options.subjects:
+        typer.echo(
+            f"the sheet shows {shown} of {options.subjects} subjects (image 0 of each, to stay small enough to look at); "
+            f"--preview-subjects {options.subjects} draws them all"
+        )

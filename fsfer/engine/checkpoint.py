@@ -40,11 +40,30 @@ def save_checkpoint(path: str | Path, payload: dict[str, Any]) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """A checkpoint dict; anything that is not an fsfer checkpoint is a :class:`ModelError` naming the file."""
+def checkpoint_path(path: str | Path) -> Path:
+    """``path`` itself, or for a run folder its ``best.pt`` (else ``last.pt``)."""
     path = Path(path)
+    if path.is_dir():
+        for name in ("best.pt", "last.pt"):
+            if (path / name).is_file():
+                return path / name
+        raise ModelError(f"{path}: a folder holding no best.pt or last.pt; pass a run folder of `fsfer episode-train` "
+                         "or `fsfer pretrain`, or a checkpoint file")
+    return path
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """A checkpoint dict (a run folder means its ``best.pt``); anything that is not an fsfer checkpoint is a
+    :class:`ModelError` naming the file."""
+    path = checkpoint_path(path)
     if not path.is_file():
         raise ModelError(f"{path}: no such checkpoint file")
+    with open(path, "rb") as fh:
+        head = fh.read(512)
+    if head[:2] != b"PK" and head[:1] != b"\x80":  # a zip archive (torch.save) or a legacy pickle
+        text = head.decode("utf-8", "replace").splitlines()[0][:60] if head else "an empty file"
+        raise ModelError(f"{path}: not an fsfer checkpoint (it starts {text!r}); pass a best.pt or last.pt of "
+                         "`fsfer episode-train` or `fsfer pretrain` (an episode file goes with --episodes)")
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:  # torch.load raises many kinds on a file that is not a checkpoint

@@ -27,6 +27,13 @@ SCHEDULERS = ("none", "step", "cosine")
 CLASSIFIERS = ("linear", "cosine")
 #: Metric heads that need no training of their own: those a pretrained embedder is validated and tested with.
 PRETRAIN_HEADS = ("protonet", "cosine", "simpleshot")
+#: What ``fsfer pretrain`` changes from RunConfig's defaults (those of episode-train): SGD with
+#: momentum and a cosine schedule over epochs (the recipe of RFS and SimpleShot), validation
+#: and ``last.pt`` every epoch, and ProtoNet on pooled features as the validation head.
+PRETRAIN_DEFAULTS: dict[str, object] = {
+    "method": "protonet", "optimizer": "sgd", "lr": 0.05, "weight_decay": 5e-4, "scheduler": "cosine",
+    "step_size": 10, "val_every": 1, "save_every": 1, "grad_clip": 0.0, "channels_last": True,
+}
 
 
 @dataclass

@@ -38,8 +38,10 @@ class EvalResult:
     episode_accuracies: list[float] = field(repr=False, default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
+        """The result as JSON: ``confusion`` rows are true classes and columns predicted ones, both in ``classes`` order."""
         out = asdict(self)
         out.pop("episode_accuracies")
+        out["confusion_rows"], out["confusion_columns"] = "true", "predicted"
         return out
 
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from fsfer.datasets.spec import read_many
 from fsfer.engine.build import resolve_device, resolve_protocol
+from fsfer.engine.checkpoint import checkpoint_path
 from fsfer.engine.config import RunConfig, config_from_dict
 from fsfer.engine.evaluate import EvalResult, evaluate
 from fsfer.engine.predict import load_model
@@ -88,7 +89,7 @@ def evaluate_checkpoint(
     ``method`` scores the checkpoint's embedder with another head (a pretraining run's
     embedder with protonet, cosine or simpleshot; see :func:`fsfer.engine.predict.load_model`).
     """
-    checkpoint = Path(checkpoint)
+    checkpoint = checkpoint_path(checkpoint)
     text = None if episodes is None else str(episodes)
     if split is not None and split not in PARTS:
         raise ConfigError(f"--split {split!r}: use one of {', '.join(PARTS)}")

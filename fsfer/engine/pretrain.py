@@ -18,7 +18,7 @@ The run folder, config, checkpoints, resume and torch.distributed set-up are tho
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -27,13 +27,14 @@ import torch
 
 from fsfer.engine.build import build_head, build_optimizer, build_scheduler, pretrain_embedder, resolve_device, resolve_protocol
 from fsfer.engine.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
-from fsfer.engine.config import PRETRAIN_HEADS, RunConfig, config_from_dict
+from fsfer.engine.config import PRETRAIN_DEFAULTS, PRETRAIN_HEADS, RunConfig, config_from_dict
 from fsfer.engine.distributed import DistInfo, all_mean, barrier, init_distributed, shutdown
 from fsfer.engine.evaluate import EvalResult, embed_rows, evaluate
 from fsfer.engine.run import (
-    MetricsLog, autocast_for, claim_run_folder, restore, run_facts, run_payload, start_run, validate_and_save,
-    write_results,
+    MetricsLog, autocast_for, claim_run_folder, interrupted, restore, run_facts, run_payload, start_run,
+    validate_and_save, write_results,
 )
+from fsfer.engine.signals import StopSignals
 from fsfer.engine.train import make_episode_sets
 from fsfer.episodes.sampler import episode_generator
 from fsfer.errors import ConfigError, TrainingError
@@ -41,13 +42,6 @@ from fsfer.models.classifier import PretrainClassifier
 from fsfer.protocol_data import ProtocolData, load_protocol_data
 from fsfer.transforms import Normalise, augment_batch
 
-#: What ``fsfer pretrain`` changes from RunConfig's defaults (those of episode-train): SGD with
-#: momentum and a cosine schedule over epochs (the recipe of RFS and SimpleShot), validation
-#: and ``last.pt`` every epoch, and ProtoNet on pooled features as the validation head.
-PRETRAIN_DEFAULTS: dict[str, Any] = {
-    "method": "protonet", "optimizer": "sgd", "lr": 0.05, "weight_decay": 5e-4, "scheduler": "cosine",
-    "step_size": 10, "val_every": 1, "save_every": 1, "grad_clip": 0.0, "channels_last": True,
-}
 #: Seed offset of the augmentation stream (the batch order uses ``seed`` itself).
 AUGMENT_STREAM = 7919
 
@@ -64,6 +58,9 @@ class PretrainResult:
     best_val: float
     test: EvalResult | None
     disjoint_subjects: bool = False
+    #: the metric head of the validation and test episodes
+    head: str = "protonet"
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -139,6 +136,14 @@ def check_pretrain_config(cfg: RunConfig, n_base: int, base: list[str], protocol
         raise ConfigError("--init is an episode-train option; a pretraining run starts from --weights FILE (a state dict)")
 
 
+def _asked(signals: StopSignals, info: DistInfo, device: torch.device) -> bool:
+    """Whether a stop signal reached this process (or, under torchrun, any process)."""
+    if not info.enabled:
+        return signals.received is not None
+    flag = torch.tensor([float(signals.received is not None)], device=device if device.type == "cuda" else "cpu")
+    return float(all_mean(flag, info)[0]) > 0
+
+
 @torch.no_grad()
 def base_feature_mean(embedder: torch.nn.Module, images: torch.Tensor, rows: np.ndarray, normalise: Normalise,
                       device: torch.device) -> torch.Tensor:
@@ -161,22 +166,33 @@ def pretrain(
     force: bool = False,
     progress: bool = False,
     stop_after: int | None = None,
+    changes: dict[str, Any] | None = None,
+    report: bool = False,
 ) -> PretrainResult:
     """Pretrain ``cfg.backbone`` as a classifier of its protocol's base classes, validate few-shot, test once.
 
     Everything that can be wrong with the options is checked before any data is read.
+    On ``resume`` the run's own config applies, with ``changes`` (see
+    :func:`fsfer.engine.run.start_run`). SIGINT or SIGTERM saves ``last.pt`` at the batch
+    reached (with its place in the epoch) and raises :class:`~fsfer.errors.Interrupted`.
+    ``report`` writes the run's pictures and ``report.md`` at the end (:func:`fsfer.report.write_report`).
     ``stop_after`` ends the run after that many epochs as if it were killed (tests use it).
     """
-    start = start_run(cfg, "pretrain", resume, force)
+    start = start_run(cfg, "pretrain", resume, force, changes)
     cfg, out, checkpoint = start.cfg, start.out, start.checkpoint
     protocol = resolve_protocol(cfg)
     check_pretrain_config(cfg, len(protocol.classes("base")), protocol.classes("base"), protocol.name)
     device = resolve_device(cfg.device)
     dist_info = init_distributed(device.type)
     try:
-        return _pretrain(cfg, out, device, dist_info, checkpoint, force, progress, stop_after)
+        result = _pretrain(cfg, out, device, dist_info, checkpoint, force, progress, stop_after)
     finally:
         shutdown(dist_info)
+    if report and result.test is not None:
+        from fsfer.report import write_report
+
+        write_report(out)
+    return result
 
 
 def _pretrain(
@@ -238,23 +254,36 @@ def _pretrain(
         model.train()
         return result
 
-    def payload(epoch: int, best: float) -> dict[str, Any]:
+    def payload(epoch: int, best: float, batch: int = 0, partial: dict[str, torch.Tensor] | None = None) -> dict[str, Any]:
+        """A checkpoint after ``epoch`` whole epochs and ``batch`` batches of the next (with that epoch's running sums)."""
         return run_payload("pretrain", model, optimizer, scheduler, epoch, best, cfg, pdata.store.classes,
-                           info.world_size, normalise, base_classes=pdata.classes("base"))
+                           info.world_size, normalise, base_classes=pdata.classes("base"), batch=batch,
+                           partial={k: v.cpu() for k, v in (partial or {}).items()})
 
     steps = batches.steps()
+    start_batch = int(checkpoint.get("batch", 0)) if checkpoint is not None else 0
     log: MetricsLog | None = None
-    bar = tqdm(total=cfg.epochs * steps, initial=start * steps, desc="pretrain", unit="batch",
+    bar = tqdm(total=cfg.epochs * steps, initial=start * steps + start_batch, desc="pretrain", unit="batch",
                disable=not (progress and info.is_main))
     t0, seen = time.perf_counter(), 0
     model.train()
+    signals = StopSignals()
     try:
+        signals.__enter__()
         for epoch in range(start, cfg.epochs):
             if stop_after is not None and epoch >= stop_after:
                 break
-            totals = torch.zeros(3, device=device)  # loss sum, correct, images
+            # the running sums of the epoch: loss x images, correct, images (then each loss term x images)
+            totals = torch.zeros(3, device=device)
             loss_sums: dict[str, torch.Tensor] = {}
+            skip = start_batch if epoch == start else 0
+            if skip:
+                saved = dict(checkpoint["partial"])  # type: ignore[index]
+                totals = saved.pop("_totals").to(device)
+                loss_sums = {k: v.to(device) for k, v in saved.items()}
             for step, positions in enumerate(batches.epoch(epoch)):
+                if step < skip:
+                    continue
                 picked = rows_on[torch.as_tensor(positions, device=rows_on.device)]
                 images = store.images.index_select(0, picked).to(device, non_blocking=True)
                 labels = targets_on[torch.as_tensor(positions, device=device)]
@@ -287,6 +316,17 @@ def _pretrain(
                     rate = seen / max(time.perf_counter() - t0, 1e-9)
                     bar.set_postfix(epoch=epoch + 1, img=f"{rate:.0f}/s", refresh=False)
                     bar.update(1)
+                if step + 1 < steps and _asked(signals, info, device):
+                    # mid-epoch: keep the epoch's position and running sums (averaged over ranks: the epoch's
+                    # mean at its end is then the same as without the stop)
+                    names = sorted(loss_sums)
+                    flat = all_mean(torch.cat([totals, torch.stack([loss_sums[k] for k in names])]), info)
+                    partial = {"_totals": flat[:3], **{k: flat[3 + i] for i, k in enumerate(names)}}
+                    if info.is_main:
+                        save_checkpoint(out / "last.pt", payload(epoch, best_val, step + 1, partial))
+                    barrier(info)
+                    raise interrupted("pretrain", out, signals.received or "a signal on another rank",
+                                      f"in epoch {epoch + 1}, after batch {step + 1} of {steps}")
             lr = optimizer.param_groups[0]["lr"]
             scheduler.step()
             stats = torch.cat([totals, torch.stack([loss_sums[k] for k in sorted(loss_sums)])])
@@ -301,8 +341,14 @@ def _pretrain(
                            **{f"loss_{k}": float(stats[3 + i] / stats[2]) for i, k in enumerate(sorted(loss_sums))}})
                 bar.set_postfix(epoch=number, loss=f"{mean_loss:.3f}", acc=f"{accuracy:.2f}", refresh=True)
                 best_val = validate_and_save(number, cfg.epochs, cfg, log, validate, payload, out, best_val)
+            if _asked(signals, info, device):
+                if info.is_main:
+                    save_checkpoint(out / "last.pt", payload(number, best_val))
+                barrier(info)
+                raise interrupted("pretrain", out, signals.received or "a signal on another rank", f"after epoch {number}")
             barrier(info)
     finally:
+        signals.__exit__()
         bar.close()
         if log is not None:
             log.close()
@@ -323,4 +369,5 @@ def _pretrain(
                             **run_facts(cfg, time.perf_counter() - wall_start, sets.disjoint_subjects, out),
                             **test.to_json()})
     barrier(info)
-    return PretrainResult(out=out, epochs=cfg.epochs, best_val=best_val, test=test, disjoint_subjects=sets.disjoint_subjects)
+    return PretrainResult(out=out, epochs=cfg.epochs, best_val=best_val, test=test, disjoint_subjects=sets.disjoint_subjects,
+                          head=cfg.method, notes=sets.notes)

@@ -25,12 +25,16 @@ from fsfer.engine.build import resolved_config
 from fsfer.engine.checkpoint import checkpoint_kind, load_checkpoint, rng_state, save_checkpoint
 from fsfer.engine.config import RunConfig, config_from_dict
 from fsfer.episodes.fixed import save_episodes
-from fsfer.errors import ConfigError
+from fsfer.errors import ConfigError, Interrupted
 from fsfer.transforms import Normalise
 
 RUN_FILES = ("config.toml", "metrics.csv", "last.pt", "best.pt", "val_episodes.csv", "test_episodes.csv", "results.json")
+#: What ``fsfer report`` writes into a run folder at the end of a run.
+REPORT_FILES = ("curves.png", "confusion.png", "per_class.png", "report.md")
 #: What a step of each kind of run is, and the option that counts them (which a resume may raise).
 STEP = {"episode-train": ("episode", "episodes"), "pretrain": ("epoch", "epochs")}
+#: Options a resumed run may change (everything else comes from the run's own config).
+RESUME_CHANGES = ("episodes", "epochs", "device", "amp", "val_every", "save_every")
 
 
 def check_out_dir(out: Path, resume: bool, force: bool) -> None:
@@ -56,37 +60,75 @@ class RunStart:
     checkpoint: dict[str, Any] | None
 
 
-def start_run(cfg: RunConfig, kind: str, resume: bool, force: bool) -> RunStart:
+def start_run(cfg: RunConfig, kind: str, resume: bool, force: bool, changes: dict[str, Any] | None = None) -> RunStart:
     """Resolve and check ``cfg``, check the run folder, and on ``resume`` load ``last.pt`` and its config.
 
-    A resumed run keeps its saved config; only its length (``episodes`` or ``epochs``)
-    and ``device`` come from ``cfg``. Nothing is written.
+    A resumed run takes everything from its own config (the run's length included);
+    ``changes`` (the options given with ``--resume``) may change only the run's length,
+    the device, AMP and how often it validates and saves. Resuming a run that has
+    finished (``results.json`` written) needs a longer length. Nothing is written.
     """
-    cfg = resolved_config(cfg)
-    cfg.validate()
+    if resume and force:
+        raise ConfigError("--resume continues the run in --out and --force replaces it: pass one of the two")
+    if not resume:
+        cfg = resolved_config(cfg)
+        cfg.validate()
+        check_names(cfg)
+        out = Path(cfg.default_out(kind))
+        check_out_dir(out, resume, force)
+        return RunStart(cfg, out, None)
     out = Path(cfg.default_out(kind))
     check_out_dir(out, resume, force)
-    if not resume:
-        return RunStart(cfg, out, None)
+    changes = {k: v for k, v in (changes or {}).items() if k != "out"}
+    fixed = sorted(set(changes) - set(RESUME_CHANGES))
+    if fixed:
+        raise ConfigError(
+            f"--{fixed[0].replace('_', '-')} cannot change when resuming: the run keeps its own config.toml "
+            f"(a resume may change {', '.join('--' + k.replace('_', '-') for k in RESUME_CHANGES)}); "
+            f"start a new run in another --out instead"
+        )
     checkpoint = load_checkpoint(out / "last.pt")
     held = checkpoint_kind(checkpoint)
     if held != kind:
         raise ConfigError(f"{out}: holds a `fsfer {held}` run; resume it with `fsfer {held} --resume --out {out}`")
     saved = config_from_dict(checkpoint["config"], f"{out / 'last.pt'}")
-    length = STEP[kind][1]
-    cfg = config_from_dict({length: getattr(cfg, length), "device": cfg.device}, "resume", base=saved)
+    cfg = config_from_dict(changes, "command line", base=saved).validate("command line")
     cfg.out = str(out)
+    unit, length = STEP[kind]
+    done, total = int(checkpoint[unit]), getattr(cfg, length)
+    if done >= total and (out / "results.json").is_file():
+        raise ConfigError(
+            f"{out}: the run has finished its {total} {length}; pass --{length} N (more than {done}) with --resume "
+            "to train it further"
+        )
+    if done > total:
+        raise ConfigError(f"{out}: last.pt is at {unit} {done}, past --{length} {total}; pass a larger --{length}")
     return RunStart(cfg, out, checkpoint)
 
 
+def check_names(cfg: RunConfig) -> None:
+    """An unknown method or backbone, or an option either does not take, as a ConfigError/ModelError
+    before any data is read (nothing is built)."""
+    from fsfer.models.registry import all_embedders, all_methods, check_options
+
+    methods, embedders = all_methods(), all_embedders()
+    if cfg.method not in methods:
+        raise ConfigError(f"--method {cfg.method!r}: unknown method; known methods: {', '.join(methods)}")
+    if cfg.backbone not in embedders:
+        raise ConfigError(f"--backbone {cfg.backbone!r}: unknown embedder; known embedders: {', '.join(embedders)}")
+    check_options(embedders[cfg.backbone], cfg.backbone_options, f"embedder {cfg.backbone!r}")
+    check_options(methods[cfg.method], cfg.method_options, f"method {cfg.method!r}", skip=1)
+
+
 def claim_run_folder(out: Path, cfg: RunConfig, kind: str, force: bool, fresh: bool, store, val_set, test_set) -> None:
-    """Make the run folder ours: on a fresh run, clear a forced folder and write the config and episode files."""
+    """Make the run folder ours: on a fresh run, clear a forced folder and write the config and episode files;
+    a resumed run rewrites ``config.toml`` (a resume may have changed its length)."""
     if fresh and force and out.exists():
-        for name in RUN_FILES:
+        for name in RUN_FILES + REPORT_FILES:
             (out / name).unlink(missing_ok=True)
     out.mkdir(parents=True, exist_ok=True)
+    (out / "config.toml").write_text(cfg.to_toml(out / "config.toml", command=kind))
     if fresh:
-        (out / "config.toml").write_text(cfg.to_toml(out / "config.toml", command=kind))
         save_episodes(out / "val_episodes.csv", store, val_set)
         save_episodes(out / "test_episodes.csv", store, test_set)
 
@@ -174,6 +216,13 @@ def run_facts(cfg: RunConfig, wall_seconds: float, disjoint_subjects: bool, out:
         "wall_seconds": round(wall_seconds, 3), "disjoint_subjects": disjoint_subjects,
         "test_episodes_file": str(out / "test_episodes.csv"),
     }
+
+
+def interrupted(kind: str, out: Path, signal_name: str, where: str) -> Interrupted:
+    """The error a loop raises after saving ``last.pt`` on a signal: where it stopped and how to go on."""
+    return Interrupted(
+        f"stopped by {signal_name} {where}; saved {out / 'last.pt'}; go on with `fsfer {kind} --resume --out {out}`"
+    )
 
 
 def write_results(out: Path, summary: dict[str, Any]) -> None:

@@ -13,21 +13,22 @@ Files in the run folder: ``config.toml``, ``metrics.csv``, ``last.pt``, ``best.p
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from fsfer.engine.build import build_model, build_optimizer, build_scheduler, resolve_device, resolve_protocol
-from fsfer.engine.checkpoint import check_backbone, embedder_state, load_checkpoint, load_embedder, set_rng_state
+from fsfer.engine.checkpoint import check_backbone, embedder_state, load_checkpoint, load_embedder, save_checkpoint, set_rng_state
 from fsfer.engine.config import RunConfig, config_from_dict
 from fsfer.engine.distributed import DistInfo, all_mean, barrier, init_distributed, shutdown
 from fsfer.engine.evaluate import EvalResult, evaluate
 from fsfer.engine.run import (
-    MetricsLog, autocast_for, claim_run_folder, restore, run_facts, run_payload, start_run, validate_and_save,
-    write_results,
+    MetricsLog, autocast_for, claim_run_folder, interrupted, restore, run_facts, run_payload, start_run,
+    validate_and_save, write_results,
 )
+from fsfer.engine.signals import StopSignals
 from fsfer.episodes.sampler import EpisodeIndex, EpisodeSampler, episode_generator, gather
 from fsfer.errors import ConfigError, EpisodeError, TrainingError
 from fsfer.protocol_data import ProtocolData, load_protocol_data
@@ -41,6 +42,8 @@ class TrainResult:
     test: EvalResult | None
     #: whether the run's episodes kept each class's support subjects out of its query
     disjoint_subjects: bool = False
+    #: things the user should know about the run's episodes (e.g. queries smaller than asked)
+    notes: list[str] = field(default_factory=list)
 
 
 def init_state(cfg: RunConfig) -> dict[str, torch.Tensor] | None:
@@ -62,6 +65,26 @@ class EpisodeSets:
     test: list[EpisodeIndex]
     #: whether every sampler keeps each class's support subjects out of its query
     disjoint_subjects: bool
+    #: notes on the fixed sets (see :func:`short_query_note`)
+    notes: list[str] = field(default_factory=list)
+
+
+def short_query_note(what: str, episodes: list[EpisodeIndex], q_query: int, classes: list[str]) -> str | None:
+    """A note when some of ``episodes`` give a class fewer than ``q_query`` queries (``allow_small``), else None."""
+    short: dict[int, int] = {}
+    hit = 0
+    for e in episodes:
+        counts = torch.bincount(e.query_labels, minlength=int(e.classes.numel()))
+        low = (counts < q_query).nonzero().flatten()
+        hit += bool(low.numel())
+        for way in low.tolist():
+            cls = int(e.classes[way])
+            short[cls] = min(short.get(cls, q_query), int(counts[way]))
+    if not hit:
+        return None
+    names = ", ".join(f"{classes[c]} ({n})" for c, n in sorted(short.items(), key=lambda kv: kv[1])[:4])
+    return (f"{hit} of {len(episodes)} {what} episodes have fewer than {q_query} queries for a class "
+            f"(allow_small; fewest per class: {names}{', ...' if len(short) > 4 else ''})")
 
 
 def make_episode_sets(cfg: RunConfig, pdata: ProtocolData, training: bool = True) -> EpisodeSets:
@@ -96,7 +119,10 @@ def make_episode_sets(cfg: RunConfig, pdata: ProtocolData, training: bool = True
                            cfg.test_query, cfg.seed + 1, cfg.val_episodes, "--test-shot/--test-query", draw=True)
     test, test_set = sampler("test", "novel", cfg.eval_way, cfg.eval_shot, cfg.test_query, cfg.seed + 2,
                              cfg.test_episodes, "--test-way/--test-shot/--test-query", draw=True)
-    return EpisodeSets(train, val_set, test_set, (train is None or train.disjoint) and val.disjoint and test.disjoint)
+    notes = [n for n in (short_query_note("validation", val_set, cfg.test_query, store.classes),
+                         short_query_note("test", test_set, cfg.test_query, store.classes)) if n]
+    return EpisodeSets(train, val_set, test_set, (train is None or train.disjoint) and val.disjoint and test.disjoint,
+                       notes)
 
 
 def train(
@@ -106,22 +132,34 @@ def train(
     force: bool = False,
     progress: bool = False,
     stop_after: int | None = None,
+    changes: dict[str, Any] | None = None,
+    report: bool = False,
 ) -> TrainResult:
     """Train ``cfg``'s method on its protocol's base classes, validate, then test on the novel classes.
 
     Everything that can be wrong with the input is checked before anything is written.
+    On ``resume`` the run's own config applies, with ``changes`` (the options given with
+    ``--resume``: its length, device, ...; see :func:`fsfer.engine.run.start_run`).
+    SIGINT or SIGTERM saves ``last.pt`` at the current episode and raises
+    :class:`~fsfer.errors.Interrupted`.
     ``cfg.init`` (an fsfer checkpoint) starts the embedder from its weights.
+    ``report`` writes the run's pictures and ``report.md`` at the end (:func:`fsfer.report.write_report`).
     ``stop_after`` ends the run after that many episodes as if it were killed (tests use it).
     """
-    start = start_run(cfg, "episode-train", resume, force)
+    start = start_run(cfg, "episode-train", resume, force, changes)
     cfg, out, checkpoint = start.cfg, start.out, start.checkpoint
     init = init_state(cfg) if checkpoint is None else None
     device = resolve_device(cfg.device)
     dist_info = init_distributed(device.type)
     try:
-        return _train(cfg, out, device, dist_info, checkpoint, init, force, progress, stop_after)
+        result = _train(cfg, out, device, dist_info, checkpoint, init, force, progress, stop_after)
     finally:
         shutdown(dist_info)
+    if report and result.test is not None:
+        from fsfer.report import write_report
+
+        write_report(out)
+    return result
 
 
 def _train(
@@ -183,7 +221,9 @@ def _train(
     bar = tqdm(total=cfg.episodes, initial=start, desc="episode-train", unit="ep", disable=not (progress and info.is_main))
     t0, done_here = time.perf_counter(), 0
     model.train()
+    signals = StopSignals()
     try:
+        signals.__enter__()
         for episode in range(start, cfg.episodes):
             if stop_after is not None and episode >= stop_after:
                 break
@@ -199,7 +239,8 @@ def _train(
                 logits, losses = net(batch)
                 loss = sum(losses.values())
             accuracy = (logits.argmax(dim=1) == batch.query_labels).float().mean()
-            stats = torch.stack([loss.detach().float(), accuracy.float(), torch.isfinite(loss).float()])
+            asked = torch.tensor(float(signals.received is not None), device=loss.device)  # any rank's signal stops all
+            stats = torch.stack([loss.detach().float(), accuracy.float(), torch.isfinite(loss).float(), asked])
             stats = all_mean(stats if device.type == "cuda" and info.enabled else stats.cpu(), info).cpu()
             if float(stats[2]) < 1.0:
                 raise TrainingError(
@@ -227,8 +268,15 @@ def _train(
                     number, cfg.episodes, cfg, log,
                     lambda: evaluate(model, store, val_set, transform=normalise, device=device, autocast=autocast),
                     payload, out, best_val)
+            if float(stats[3]) > 0 or (not info.enabled and signals.received is not None):
+                if info.is_main:
+                    save_checkpoint(out / "last.pt", payload(number, best_val))
+                barrier(info)
+                raise interrupted("episode-train", out, signals.received or "a signal on another rank",
+                                  f"after episode {number}")
             barrier(info)
     finally:
+        signals.__exit__()
         bar.close()
         if log is not None:
             log.close()
@@ -244,4 +292,5 @@ def _train(
                             **run_facts(cfg, time.perf_counter() - wall_start, sets.disjoint_subjects, out),
                             **test.to_json()})
     barrier(info)
-    return TrainResult(out=out, episodes=cfg.episodes, best_val=best_val, test=test, disjoint_subjects=sets.disjoint_subjects)
+    return TrainResult(out=out, episodes=cfg.episodes, best_val=best_val, test=test, disjoint_subjects=sets.disjoint_subjects,
+                       notes=sets.notes)

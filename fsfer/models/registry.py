@@ -39,7 +39,7 @@ def all_methods() -> dict[str, Callable[..., nn.Module]]:
     return {name: ctor for module in modules for name, ctor in module.METHODS.items()}
 
 
-def _check_options(ctor: Callable[..., Any], cfg: dict[str, Any], what: str, skip: int = 0) -> None:
+def check_options(ctor: Callable[..., Any], cfg: dict[str, Any], what: str, skip: int = 0) -> None:
     """Refuse options the constructor does not take (:class:`ConfigError` listing the ones it does)."""
     params = list(inspect.signature(ctor).parameters.values())[skip:]
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
@@ -58,7 +58,7 @@ def build_embedder(name: str, **cfg: Any) -> nn.Module:
     constructors = all_embedders()
     if name not in constructors:
         raise ModelError(f"unknown embedder {name!r}; known embedders: {', '.join(constructors)}")
-    _check_options(constructors[name], cfg, f"embedder {name!r}")
+    check_options(constructors[name], cfg, f"embedder {name!r}")
     embedder = constructors[name](**cfg)
     if not hasattr(embedder, "out_channels"):
         raise ModelError(f"embedder {name!r} has no out_channels attribute")
@@ -90,7 +90,7 @@ def build_method(
     if not isinstance(embedder, nn.Module):
         raise ModelError(f"method {name!r} needs an embedder nn.Module; got {type(embedder).__name__}")
     ctor = constructors[name]
-    _check_options(ctor, cfg, f"method {name!r}", skip=1)
+    check_options(ctor, cfg, f"method {name!r}", skip=1)
     accepted = inspect.signature(ctor).parameters
     for key, value in (("image_size", image_size), ("n_way", n_way)):
         if value is not None and key in accepted:

@@ -84,22 +84,32 @@ def write_folder(out_dir: str | Path, options: SynthOptions, tick: Callable[[], 
     return manifest
 
 
-def contact_sheet(options: SynthOptions, n_subjects: int = 6, label_width: int = 150) -> Image.Image:
+#: Subjects a contact sheet shows by default (image 0 of each, per domain): enough to judge the faces by eye.
+SHEET_SUBJECTS = 6
+
+
+def contact_sheet(options: SynthOptions, n_subjects: int = SHEET_SUBJECTS, label_width: int = 150) -> Image.Image:
     """A contact sheet: one row per category, columns over subjects (and domains), labelled.
 
-    Cells show image 0 of the first ``n_subjects`` subjects, lab before wild.
+    Cells show image 0 of the first ``n_subjects`` subjects, lab before wild. The header
+    names each domain once over its block of columns and, below it, each column's subject.
     """
     size = options.size
     subjects = list(range(min(n_subjects, options.subjects)))
     splits = subject_splits(options.subjects, options.seed)
     cats = options.categories
     cols = [(d, s) for d in options.domains for s in subjects]
-    header = 16
+    line = 14  # one header row of text
+    header = 2 * line + 2
     sheet = Image.new("RGB", (label_width + len(cols) * size, header + len(cats) * size), (255, 255, 255))
     draw = ImageDraw.Draw(sheet)
+    for b, domain in enumerate(options.domains):
+        left = label_width + b * len(subjects) * size
+        right = left + len(subjects) * size - 1
+        draw.text((left + 2, 1), domain, fill=(0, 0, 0))
+        draw.line((left + 2, line, right - 2, line), fill=(128, 128, 128))
     for c, (domain, subject) in enumerate(cols):
-        title = f"{domain} {subject_name(subject, options.subjects)}"
-        draw.text((label_width + c * size + 2, 2), title, fill=(0, 0, 0))
+        draw.text((label_width + c * size + 2, line + 2), subject_name(subject, options.subjects), fill=(0, 0, 0))
     for r, category in enumerate(cats):
         draw.text((4, header + r * size + size // 2 - 5), category, fill=(0, 0, 0))
         for c, (domain, subject) in enumerate(cols):
@@ -110,7 +120,7 @@ def contact_sheet(options: SynthOptions, n_subjects: int = 6, label_width: int =
     return sheet
 
 
-def save_contact_sheet(path: str | Path, options: SynthOptions, n_subjects: int = 6) -> Path:
+def save_contact_sheet(path: str | Path, options: SynthOptions, n_subjects: int = SHEET_SUBJECTS) -> Path:
     """Write :func:`contact_sheet` as a PNG at ``path`` (its folder must exist)."""
     target = Path(path).expanduser()
     if not target.parent.is_dir():

@@ -53,3 +53,43 @@ def test_show_rejects_items_not_in_the_data(tmp_path: Path, capsys: pytest.Captu
     f.write_text("episode,role,class,item\n0,support,anger,rafdb:a.jpg\n0,query,anger,rafdb:b.jpg\n")
     assert run(["episodes", "show", str(f), "--preview", str(tmp_path / "p.png"), "--data", SMALL]) == 2
     assert "item 'rafdb:a.jpg' is not in the dataset" in capsys.readouterr().err
+
+
+def _count_decodes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the item of every image the store decodes (renders, for synth)."""
+    import fsfer.store
+
+    decoded: list[str] = []
+    real = fsfer.store.decode_record
+
+    def counting(row, size):  # type: ignore[no-untyped-def]
+        decoded.append(f"{row['source']}:{row['item']}")
+        return real(row, size)
+
+    monkeypatch.setattr(fsfer.store, "decode_record", counting)
+    return decoded
+
+
+@pytest.mark.parametrize("data", [[], ["--data", SMALL]], ids=["default-synth", "data-spec"])
+def test_show_preview_decodes_only_the_drawn_episode(
+    data: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "e.csv"
+    assert run(["episodes", "make", *data, "--n-way", "5", "--k-shot", "1", "--q-query", "3", "--episodes", "3",
+                "--out", str(out)]) == 0
+    wanted = {r["item"] for r in csv.DictReader(out.open()) if r["episode"] == "1"}
+    decoded = _count_decodes(monkeypatch)
+    png = tmp_path / "grid.png"
+    assert run(["episodes", "show", str(out), "--preview", str(png), "--episode", "1", *data, "--image-size", "32"]) == 0
+    assert "drew episode 1" in capsys.readouterr().out and png.stat().st_size > 0
+    assert sorted(decoded) == sorted(wanted)  # the 20 images of episode 1, not the whole dataset
+
+
+def test_show_preview_episode_out_of_range(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "e.csv"
+    assert run(["episodes", "make", "--data", SMALL, "--q-query", "3", "--episodes", "2", "--out", str(out)]) == 0
+    capsys.readouterr()
+    png = tmp_path / "grid.png"
+    assert run(["episodes", "show", str(out), "--preview", str(png), "--episode", "2", "--data", SMALL]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--episode 2 is out of range 0..1" in err[0] and not png.exists()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 from typer.models import TyperInfo
@@ -73,3 +75,36 @@ def test_unknown_name_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str])
 def test_too_small_an_image_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["models", "info", "resnet12", "--image-size", "4"]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def _list_in_a_fresh_python() -> tuple[str, str]:
+    """``fsfer models list`` in a new interpreter (same FSFER_CACHE); its stdout, and whether it imported torch."""
+    code = (
+        "import sys; from fsfer.cli import run; status = run(['models', 'list']); "
+        "print('torch imported:', 'torch' in sys.modules); sys.exit(status)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    out, _, torch_line = done.stdout.rstrip("\n").rpartition("\n")
+    return out + "\n", torch_line
+
+
+def test_list_a_second_time_reads_the_counts_without_loading_torch(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["models", "list"]) == 0
+    first = capsys.readouterr()
+    assert "counting the embedders' parameters" in first.err  # the slow first list says what it is doing
+    out, torch_line = _list_in_a_fresh_python()
+    assert out == first.out  # the same table, number for number
+    assert torch_line == "torch imported: False"
+
+
+def test_list_recounts_when_its_cache_is_unreadable(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["models", "list"]) == 0
+    first = capsys.readouterr().out
+    cache = models_cli.list_cache_file(models_cli.list_key())
+    assert cache.is_file()
+    cache.write_text("{not json")
+    assert run(["models", "list"]) == 0
+    again = capsys.readouterr()
+    assert again.out == first and "counting" in again.err
+    assert models_cli.read_list_cache(cache) is not None  # rewritten

@@ -54,7 +54,7 @@ def test_preview_sheet_alone_and_with_a_folder(tmp_path: Path) -> None:
     assert run(["synth", "--preview", str(sheet), "--subjects", "2", "--classes", "basic", "--size", "32",
                 "--domain", "lab"]) == 0
     with Image.open(sheet) as im:
-        assert im.size == (150 + 2 * 32, 16 + 7 * 32)
+        assert im.size == (150 + 2 * 32, 30 + 7 * 32)
     assert list(tmp_path.iterdir()) == [sheet]
     out = tmp_path / "data"
     out.mkdir()  # an empty folder is fine
@@ -131,3 +131,53 @@ def test_datasets_info_reads_the_written_folder_back(tmp_path: Path, capsys: pyt
     info = json.loads(capsys.readouterr().out)
     assert info["images"] == 3 * 2 * 7 and info["subjects"] == 3
     assert info["classes"] == {name: 6 for name in ("neutral", "happiness", "sadness", "surprise", "fear", "disgust", "anger")}
+
+
+def _drawn_texts(monkeypatch: pytest.MonkeyPatch) -> list[tuple[tuple[float, float], str, object]]:
+    from PIL import ImageDraw
+
+    texts: list[tuple[tuple[float, float], str, object]] = []
+    real = ImageDraw.ImageDraw.text
+
+    def recording(self, xy, text, *args, **kwargs):  # type: ignore[no-untyped-def]
+        texts.append((tuple(xy), str(text), kwargs.get("font")))
+        return real(self, xy, text, *args, **kwargs)
+
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", recording)
+    return texts
+
+
+@pytest.mark.parametrize("size", [32, 64])
+def test_sheet_headers_name_each_domain_once_and_each_subject_apart(size: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import ImageDraw
+
+    from fsfer.synth.options import check_options
+
+    texts = _drawn_texts(monkeypatch)
+    sheet = writer.contact_sheet(check_options("both", subjects=3, size=size, classes="basic"))
+    headers = [(xy, text, font) for xy, text, font in texts if xy[0] >= 150]
+    assert sorted(t for _, t, _ in headers) == sorted(["lab", "wild"] + ["s000", "s001", "s002"] * 2)
+    measure = ImageDraw.Draw(sheet)
+    for y in {xy[1] for xy, _, _ in headers}:
+        row = sorted((xy[0], measure.textlength(t, font=f), t) for xy, t, f in headers if xy[1] == y)
+        ends = [x + width for x, width, _ in row]
+        assert ends[-1] <= sheet.width
+        for (end, (_, _, text)), (x, _, nxt) in zip(zip(ends, row), row[1:]):
+            assert end + 4 <= x, f"header {text!r} runs into {nxt!r}"
+
+
+def test_preview_says_how_many_subjects_it_shows(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sheet = tmp_path / "sheet.png"
+    args = ["synth", "--preview", str(sheet), "--subjects", "12", "--classes", "basic", "--size", "32", "--domain", "lab"]
+    assert run(args) == 0
+    out = capsys.readouterr().out
+    assert "6 of 12 subjects" in out and "--preview-subjects 12" in out
+    with Image.open(sheet) as im:
+        assert im.width == 150 + 6 * 32
+    assert run([*args, "--preview-subjects", "12"]) == 0
+    assert "of 12 subjects" not in capsys.readouterr().out
+    with Image.open(sheet) as im:
+        assert im.width == 150 + 12 * 32
+    assert run(["synth", str(tmp_path / "data"), "--preview-subjects", "3"]) == 2  # a sheet size with no sheet
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--preview" in err[0] and not (tmp_path / "data").exists()
