@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml Makefile
 	# torch first, pinned to the build these machines hold on local disk
 	$(PIP) install -q "torch==2.14.1" "torchvision==0.29.1"
 	# every other dependency, read from pyproject.toml (learn2learn comes next)
-	$(PY) -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; x = p['optional-dependencies']; print('\\n'.join(d for d in p['dependencies'] + x['learn2learn-runtime'] + x['test'] + x['bench'] if not d.startswith('learn2learn')))" > $(VENV)/requirements.txt
+	$(PY) -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; x = p['optional-dependencies']; print('\\n'.join(d for d in p['dependencies'] + x['learn2learn-runtime'] + x['test'] + x['bench'] + x['tensorboard'] if not d.startswith('learn2learn')))" > $(VENV)/requirements.txt
 	$(PIP) install -q -r $(VENV)/requirements.txt
 	# learn2learn 0.2.0's sdist ships C files from an old Cython that fail on Python 3.11
 	# (learn2learn issue 413); Cython regenerates them. --no-deps skips gsutil and qpth,

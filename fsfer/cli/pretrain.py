@@ -58,6 +58,7 @@ def pretrain(
     out: Annotated[Optional[str], typer.Option("--out", help="Run folder.", show_default="runs/<protocol>-pretrain-<backbone>")] = None,
     resume: P.resume = False,
     force: P.force = False,
+    tensorboard: P.tensorboard = None,
     quiet: P.quiet = False,
     threads: ThreadsOption = None,
 ) -> None:
@@ -77,7 +78,7 @@ def pretrain(
         "optimizer": optimizer, "weight_decay": weight_decay, "scheduler": scheduler, "step_size": step_size,
         "gamma": gamma, "grad_clip": grad_clip, "augment": augment, "image_size": image_size, "test_way": test_way,
         "test_shot": test_shot, "test_query": test_query, "disjoint_subjects": disjoint_subjects,
-        "allow_small": allow_small, "device": device, "amp": amp, "channels_last": channels_last, "store_on_device": store_on_device, "seed": seed,
+        "allow_small": allow_small, "device": device, "amp": amp, "channels_last": channels_last, "store_on_device": store_on_device, "tensorboard": tensorboard, "seed": seed,
         "val_every": val_every, "val_episodes": val_episodes, "save_every": save_every,
         "test_episodes": test_episodes, "out": out,
     }

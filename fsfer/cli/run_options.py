@@ -63,6 +63,7 @@ def run_options(defaults) -> SimpleNamespace:
         test_episodes=option(num, "--test-episodes", "Novel-class test episodes at the end.", "test_episodes"),
         resume=Annotated[bool, typer.Option("--resume", help="Continue the run in --out from its last.pt, with its own config.toml (a resume may change only its length, --device, --amp, --val-every and --save-every).")],
         force=Annotated[bool, typer.Option("--force", help="Replace the run in --out.")],
+        tensorboard=option(flag, "--tensorboard/--no-tensorboard", "Also write TensorBoard event files to DIR/tensorboard (needs the tensorboard package).", "tensorboard"),
         quiet=Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars (results and errors still print).")],
     )
 

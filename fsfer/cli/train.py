@@ -57,6 +57,7 @@ def episode_train(
     out: Annotated[Optional[str], typer.Option("--out", help="Run folder.", show_default="runs/<protocol>-<method>-<backbone>-<N>w<K>s")] = None,
     resume: O.resume = False,
     force: O.force = False,
+    tensorboard: O.tensorboard = None,
     quiet: O.quiet = False,
     threads: ThreadsOption = None,
 ) -> None:
@@ -74,7 +75,7 @@ def episode_train(
         "test_query": test_query, "disjoint_subjects": disjoint_subjects, "allow_small": allow_small, "episodes": episodes,
         "lr": lr, "optimizer": optimizer, "weight_decay": weight_decay, "scheduler": scheduler, "step_size": step_size,
         "gamma": gamma, "grad_clip": grad_clip, "augment": augment, "image_size": image_size,
-        "device": device, "amp": amp, "channels_last": channels_last, "store_on_device": store_on_device, "seed": seed, "val_every": val_every,
+        "device": device, "amp": amp, "channels_last": channels_last, "store_on_device": store_on_device, "tensorboard": tensorboard, "seed": seed, "val_every": val_every,
         "val_episodes": val_episodes, "save_every": save_every, "test_episodes": test_episodes, "out": out,
     }
     changes = resume_changes(config, given) if resume else None

@@ -89,6 +89,8 @@ class RunConfig:
     label_smoothing: float = 0.0
     balanced: bool = False
     classifier: str = "linear"
+    #: also write TensorBoard event files (``DIR/tensorboard``; needs the ``tensorboard`` package)
+    tensorboard: bool = False
     out: str = ""
 
     def with_setting(self, setting: dict[str, int] | None = None) -> "RunConfig":

@@ -31,7 +31,7 @@ from fsfer.engine.config import PRETRAIN_DEFAULTS, PRETRAIN_HEADS, RunConfig, co
 from fsfer.engine.distributed import DistInfo, all_mean, barrier, init_distributed, shutdown
 from fsfer.engine.evaluate import EvalResult, embed_rows, evaluate
 from fsfer.engine.run import (
-    MetricsLog, autocast_for, claim_run_folder, interrupted, restore, run_facts, run_payload, start_run,
+    TENSORBOARD_DIR, MetricsLog, autocast_for, claim_run_folder, interrupted, restore, run_facts, run_payload, start_run,
     validate_and_save, write_results,
 )
 from fsfer.engine.signals import StopSignals
@@ -336,7 +336,7 @@ def _pretrain(
             if info.is_main:
                 if log is None:
                     log = MetricsLog(out / "metrics.csv", sorted(loss_sums), start if checkpoint is not None else None,
-                                     step_column="epoch")
+                                     step_column="epoch", tensorboard=out / TENSORBOARD_DIR if cfg.tensorboard else None)
                 log.write({"epoch": number, "phase": "train", "loss": mean_loss, "accuracy": accuracy, "lr": lr,
                            **{f"loss_{k}": float(stats[3 + i] / stats[2]) for i, k in enumerate(sorted(loss_sums))}})
                 bar.set_postfix(epoch=number, loss=f"{mean_loss:.3f}", acc=f"{accuracy:.2f}", refresh=True)

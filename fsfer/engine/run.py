@@ -31,10 +31,12 @@ from fsfer.transforms import Normalise
 RUN_FILES = ("config.toml", "metrics.csv", "last.pt", "best.pt", "val_episodes.csv", "test_episodes.csv", "results.json")
 #: What ``fsfer report`` writes into a run folder at the end of a run.
 REPORT_FILES = ("curves.png", "confusion.png", "per_class.png", "report.md")
+#: The folder of TensorBoard event files (``--tensorboard``).
+TENSORBOARD_DIR = "tensorboard"
 #: What a step of each kind of run is, and the option that counts them (which a resume may raise).
 STEP = {"episode-train": ("episode", "episodes"), "pretrain": ("epoch", "epochs")}
 #: Options a resumed run may change (everything else comes from the run's own config).
-RESUME_CHANGES = ("episodes", "epochs", "device", "amp", "val_every", "save_every")
+RESUME_CHANGES = ("episodes", "epochs", "device", "amp", "val_every", "save_every", "tensorboard")
 
 
 def check_out_dir(out: Path, resume: bool, force: bool) -> None:
@@ -74,6 +76,7 @@ def start_run(cfg: RunConfig, kind: str, resume: bool, force: bool, changes: dic
         cfg = resolved_config(cfg)
         cfg.validate()
         check_names(cfg)
+        check_tensorboard(cfg)
         out = Path(cfg.default_out(kind))
         check_out_dir(out, resume, force)
         return RunStart(cfg, out, None)
@@ -93,6 +96,7 @@ def start_run(cfg: RunConfig, kind: str, resume: bool, force: bool, changes: dic
         raise ConfigError(f"{out}: holds a `fsfer {held}` run; resume it with `fsfer {held} --resume --out {out}`")
     saved = config_from_dict(checkpoint["config"], f"{out / 'last.pt'}")
     cfg = config_from_dict(changes, "command line", base=saved).validate("command line")
+    check_tensorboard(cfg)
     cfg.out = str(out)
     unit, length = STEP[kind]
     done, total = int(checkpoint[unit]), getattr(cfg, length)
@@ -126,6 +130,10 @@ def claim_run_folder(out: Path, cfg: RunConfig, kind: str, force: bool, fresh: b
     if fresh and force and out.exists():
         for name in RUN_FILES + REPORT_FILES:
             (out / name).unlink(missing_ok=True)
+        if (out / TENSORBOARD_DIR).is_dir():
+            import shutil
+
+            shutil.rmtree(out / TENSORBOARD_DIR)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.toml").write_text(cfg.to_toml(out / "config.toml", command=kind))
     if fresh:
@@ -229,14 +237,26 @@ def write_results(out: Path, summary: dict[str, Any]) -> None:
     (out / "results.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
+def check_tensorboard(cfg: RunConfig) -> None:
+    """ConfigError when ``--tensorboard`` is asked for without the ``tensorboard`` package."""
+    if cfg.tensorboard:
+        try:
+            import tensorboard  # noqa: F401
+        except ImportError:
+            raise ConfigError("--tensorboard needs the tensorboard package: pip install 'fsfer[tensorboard]' "
+                              "(or drop --tensorboard; metrics.csv and fsfer report hold the same numbers)") from None
+
+
 class MetricsLog:
     """``metrics.csv``: one row per training step (episode or epoch) and per validation.
 
     ``step_column`` names the step (``episode`` or ``epoch``); a resumed log is
-    truncated to the resumed step.
+    truncated to the resumed step. With ``tensorboard`` (a folder), every number is also
+    written as a TensorBoard scalar ``<phase>/<column>`` at its step.
     """
 
-    def __init__(self, path: Path, loss_names: list[str], resume_from: int | None, step_column: str = "episode") -> None:
+    def __init__(self, path: Path, loss_names: list[str], resume_from: int | None, step_column: str = "episode",
+                 tensorboard: Path | None = None) -> None:
         self.path = path
         self.step_column = step_column
         self.columns = [step_column, "phase", "loss", "accuracy", "ci95", "lr"] + [f"loss_{n}" for n in loss_names]
@@ -254,10 +274,22 @@ class MetricsLog:
         os.replace(tmp, path)
         self.fh = path.open("a", newline="")
         self.writer = csv.DictWriter(self.fh, fieldnames=self.columns, extrasaction="ignore", restval="")
+        self.board = None
+        if tensorboard is not None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.board = SummaryWriter(str(tensorboard), purge_step=None if resume_from is None else resume_from + 1)
 
     def write(self, row: dict[str, Any]) -> None:
         self.writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
         self.fh.flush()
+        if self.board is not None:
+            step, phase = int(row[self.step_column]), row.get("phase", "train")
+            for key, value in row.items():
+                if isinstance(value, (int, float)) and key != self.step_column:
+                    self.board.add_scalar(f"{phase}/{key}", float(value), step)
 
     def close(self) -> None:
         self.fh.close()
+        if self.board is not None:
+            self.board.close()

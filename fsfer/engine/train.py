@@ -25,7 +25,7 @@ from fsfer.engine.config import RunConfig, config_from_dict
 from fsfer.engine.distributed import DistInfo, all_mean, barrier, init_distributed, shutdown
 from fsfer.engine.evaluate import EvalResult, evaluate
 from fsfer.engine.run import (
-    MetricsLog, autocast_for, claim_run_folder, interrupted, restore, run_facts, run_payload, start_run,
+    TENSORBOARD_DIR, MetricsLog, autocast_for, claim_run_folder, interrupted, restore, run_facts, run_payload, start_run,
     validate_and_save, write_results,
 )
 from fsfer.engine.signals import StopSignals
@@ -258,7 +258,8 @@ def _train(
             done_here += 1
             if info.is_main:
                 if log is None:
-                    log = MetricsLog(out / "metrics.csv", sorted(losses), start if checkpoint is not None else None)
+                    log = MetricsLog(out / "metrics.csv", sorted(losses), start if checkpoint is not None else None,
+                                     tensorboard=out / TENSORBOARD_DIR if cfg.tensorboard else None)
                 log.write({"episode": number, "phase": "train", "loss": float(stats[0]), "accuracy": float(stats[1]), "lr": lr,
                            **{f"loss_{k}": float(v.detach()) for k, v in losses.items()}})
                 rate = done_here / max(time.perf_counter() - t0, 1e-9)

@@ -284,3 +284,17 @@ def test_version_and_warnings_are_one_line(straight: Path, tmp_path: Path, capsy
     warnings = [line for line in err.splitlines() if "unreadable" in line]
     assert warnings and all(line.startswith("fsfer: warning: skipped 1 unreadable image(s)") for line in warnings)
     assert "warnings.warn" not in err and "FsferWarning" not in err
+
+
+def test_tensorboard_event_files_mirror_the_metrics(tmp_path: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    out = tmp_path / "run"
+    assert run(["episode-train", *TINY, "--tensorboard", "--out", str(out)]) == 0
+    events = EventAccumulator(str(out / "tensorboard"))
+    events.Reload()
+    assert {"train/loss", "train/accuracy", "train/lr", "val/accuracy", "val/ci95"} <= set(events.Tags()["scalars"])
+    assert [e.step for e in events.Scalars("train/loss")] == list(range(1, 7))
+    with (out / "metrics.csv").open() as fh:
+        val = [float(r["accuracy"]) for r in csv.DictReader(fh) if r["phase"] == "val"]
+    assert [round(e.value, 5) for e in events.Scalars("val/accuracy")] == [round(v, 5) for v in val]
