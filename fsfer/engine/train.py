@@ -281,6 +281,7 @@ def _train(
         bar.close()
         if log is not None:
             log.close()
+    loop_seconds = time.perf_counter() - t0
     finished = stop_after is None or stop_after >= cfg.episodes
     test = None
     if finished and info.is_main:
@@ -291,6 +292,7 @@ def _train(
         write_results(out, {"protocol": protocol.name, "method": cfg.method, "backbone": cfg.backbone, "split": "novel",
                             "best_val_accuracy": best_val, "checkpoint": str(out / "best.pt"), "init": cfg.init or None,
                             **run_facts(cfg, time.perf_counter() - wall_start, sets.disjoint_subjects, out),
+                            "train_episodes_per_second": round(done_here / max(loop_seconds, 1e-9), 3),
                             **test.to_json()})
     barrier(info)
     return TrainResult(out=out, episodes=cfg.episodes, best_val=best_val, test=test, disjoint_subjects=sets.disjoint_subjects,

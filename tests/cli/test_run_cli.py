@@ -298,3 +298,22 @@ def test_tensorboard_event_files_mirror_the_metrics(tmp_path: Path) -> None:
     with (out / "metrics.csv").open() as fh:
         val = [float(r["accuracy"]) for r in csv.DictReader(fh) if r["phase"] == "val"]
     assert [round(e.value, 5) for e in events.Scalars("val/accuracy")] == [round(v, 5) for v in val]
+
+
+def test_commands_run_on_one_thread_unless_told(straight: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fsfer.engine import evaluate_run
+
+    seen: list[int] = []
+    original = evaluate_run.evaluate
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(evaluate_run, "evaluate", spy)
+    torch.set_num_threads(2)
+    try:
+        assert run(["evaluate", str(straight), "--quiet", "--device", "cpu"]) == 0
+        assert seen == [1] and torch.get_num_threads() == 2  # benchmarks/threads.py: one thread was fastest
+    finally:
+        torch.set_num_threads(1)
