@@ -25,13 +25,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from fsfer.engine.build import build_head, build_optimizer, build_scheduler, pretrain_embedder, resolve_device, resolve_protocol
+from fsfer.engine.build import build_head, build_optimizer, build_scheduler, pretrain_embedder, resolve_protocol
 from fsfer.engine.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
 from fsfer.engine.config import PRETRAIN_DEFAULTS, PRETRAIN_HEADS, RunConfig, config_from_dict
-from fsfer.engine.distributed import DistInfo, all_mean, barrier, init_distributed, shutdown
+from fsfer.engine.distributed import DistInfo, all_mean, barrier
 from fsfer.engine.evaluate import EvalResult, embed_rows, evaluate
 from fsfer.engine.run import (
-    TENSORBOARD_DIR, MetricsLog, autocast_for, claim_run_folder, interrupted, restore, run_facts, run_payload, start_run,
+    TENSORBOARD_DIR, MetricsLog, autocast_for, execute, claim_run_folder, interrupted, restore, run_facts, run_payload, start_run,
     validate_and_save, write_results,
 )
 from fsfer.engine.signals import StopSignals
@@ -182,17 +182,8 @@ def pretrain(
     cfg, out, checkpoint = start.cfg, start.out, start.checkpoint
     protocol = resolve_protocol(cfg)
     check_pretrain_config(cfg, len(protocol.classes("base")), protocol.classes("base"), protocol.name)
-    device = resolve_device(cfg.device)
-    dist_info = init_distributed(device.type)
-    try:
-        result = _pretrain(cfg, out, device, dist_info, checkpoint, force, progress, stop_after)
-    finally:
-        shutdown(dist_info)
-    if report and result.test is not None:
-        from fsfer.report import write_report
-
-        write_report(out)
-    return result
+    return execute(cfg, out, report,
+                   lambda device, info: _pretrain(cfg, out, device, info, checkpoint, force, progress, stop_after))
 
 
 def _pretrain(

@@ -110,6 +110,25 @@ def start_run(cfg: RunConfig, kind: str, resume: bool, force: bool, changes: dic
     return RunStart(cfg, out, checkpoint)
 
 
+def execute(cfg: RunConfig, out: Path, report: bool, loop: Callable[[torch.device, Any], Any]) -> Any:
+    """Run ``loop(device, dist_info)`` inside the torch.distributed set-up torchrun describes (if any), then,
+    with ``report`` and a finished test, write the run's report (:func:`fsfer.report.write_report`)."""
+    from fsfer.engine.build import resolve_device
+    from fsfer.engine.distributed import init_distributed, shutdown
+
+    device = resolve_device(cfg.device)
+    dist_info = init_distributed(device.type)
+    try:
+        result = loop(device, dist_info)
+    finally:
+        shutdown(dist_info)
+    if report and result.test is not None and dist_info.is_main:
+        from fsfer.report import write_report
+
+        write_report(out)
+    return result
+
+
 def check_names(cfg: RunConfig) -> None:
     """An unknown method or backbone, or an option either does not take, as a ConfigError/ModelError
     before any data is read (nothing is built)."""

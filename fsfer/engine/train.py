@@ -19,13 +19,13 @@ from typing import Any
 
 import torch
 
-from fsfer.engine.build import build_model, build_optimizer, build_scheduler, resolve_device, resolve_protocol
+from fsfer.engine.build import build_model, build_optimizer, build_scheduler, resolve_protocol
 from fsfer.engine.checkpoint import check_backbone, embedder_state, load_checkpoint, load_embedder, save_checkpoint, set_rng_state
 from fsfer.engine.config import RunConfig, config_from_dict
-from fsfer.engine.distributed import DistInfo, all_mean, barrier, init_distributed, shutdown
+from fsfer.engine.distributed import DistInfo, all_mean, barrier
 from fsfer.engine.evaluate import EvalResult, evaluate
 from fsfer.engine.run import (
-    TENSORBOARD_DIR, MetricsLog, autocast_for, claim_run_folder, interrupted, restore, run_facts, run_payload, start_run,
+    TENSORBOARD_DIR, MetricsLog, autocast_for, execute, claim_run_folder, interrupted, restore, run_facts, run_payload, start_run,
     validate_and_save, write_results,
 )
 from fsfer.engine.signals import StopSignals
@@ -149,17 +149,8 @@ def train(
     start = start_run(cfg, "episode-train", resume, force, changes)
     cfg, out, checkpoint = start.cfg, start.out, start.checkpoint
     init = init_state(cfg) if checkpoint is None else None
-    device = resolve_device(cfg.device)
-    dist_info = init_distributed(device.type)
-    try:
-        result = _train(cfg, out, device, dist_info, checkpoint, init, force, progress, stop_after)
-    finally:
-        shutdown(dist_info)
-    if report and result.test is not None:
-        from fsfer.report import write_report
-
-        write_report(out)
-    return result
+    return execute(cfg, out, report,
+                   lambda device, info: _train(cfg, out, device, info, checkpoint, init, force, progress, stop_after))
 
 
 def _train(
