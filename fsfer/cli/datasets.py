@@ -65,6 +65,7 @@ def info(
     data: Annotated[str, typer.Argument(help=DATA_HELP)] = "synth",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else.")] = False,
     verify: Annotated[bool, typer.Option("--verify", help="Decode every image; exit 1 if any is unreadable.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar for --verify.")] = False,
 ) -> None:
     """Number of images, per-class and per-split counts, subjects (and unreadable images with --verify)."""
     from fsfer.datasets import read_records
@@ -75,7 +76,7 @@ def info(
     if verify:
         from fsfer.store import verify_records
 
-        bad = set(verify_records(records, progress=not as_json))
+        bad = set(verify_records(records, progress=not (as_json or quiet)))
         unreadable = [p if p is not None else i for i, p in zip(records["item"], records["path"]) if i in bad]
         summary["unreadable"] = unreadable
         status = 1 if unreadable else 0
