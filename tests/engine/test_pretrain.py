@@ -252,3 +252,15 @@ def test_bad_input_is_one_line_and_exit_2(pretrained: Path, tmp_path: Path, caps
         load_embedder(build_embedder("conv4", hidden=32), embedder_state(load_checkpoint(pretrained / "best.pt")), "x.pt")
     with pytest.raises(ConfigError, match="cannot be shared"):
         BaseBatches(np.arange(1), np.zeros(1, dtype=np.int64), 4, 0, world_size=2)
+
+
+def test_weights_start_the_pretraining(tmp_path: Path) -> None:
+    torch.manual_seed(5)
+    mine = build_embedder("resnet18")
+    path = tmp_path / "mine.pt"
+    torch.save(mine.state_dict(), path)
+    cfg = tiny(tmp_path / "run", backbone="resnet18", weights=str(path))
+    _, embedder = pretrain_embedder(cfg, 7)
+    for key, value in mine.state_dict().items():
+        assert torch.equal(embedder.state_dict()[key], value), key
+    assert embedder.weights_report is not None and embedder.weights_report.loaded > 0
