@@ -17,6 +17,8 @@ from typer._click import exceptions as click_exceptions
 from fsfer.cli import datasets as _datasets
 from fsfer.cli import episodes as _episodes
 from fsfer.cli import evaluate as _evaluate
+from fsfer.cli import export as _export
+from fsfer.cli import faces as _faces
 from fsfer.cli import models as _models
 from fsfer.cli import predict as _predict
 from fsfer.cli import pretrain as _pretrain
@@ -43,6 +45,8 @@ app.command("synth", help=_synth.HELP)(_synth.synth)
 app.command("episode-train", help=_train.HELP)(_train.episode_train)
 app.command("pretrain", help=_pretrain.HELP)(_pretrain.pretrain)
 app.command("evaluate", help=_evaluate.HELP)(_evaluate.evaluate)
+app.command("faces", help=_faces.HELP)(_faces.faces)
+app.command("export", help=_export.HELP)(_export.export)
 app.command("predict", help=_predict.HELP)(_predict.predict)
 app.command("report", help=_report.HELP)(_report.report)
 

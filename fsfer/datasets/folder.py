@@ -96,7 +96,8 @@ def _manifest(path: Path, items: set[str]) -> dict[str, dict[str, str | None]]:
         reader = csv.DictReader(fh)
         names = [n.strip() for n in reader.fieldnames or []]
         columns = [c for c in ("subject", "split") if c in names]
-        if "path" not in names or not columns:
+        faces = {"source", "face"} <= set(names)  # written by `fsfer faces`: boxes, no subjects or splits
+        if "path" not in names or not (columns or faces):
             raise DataError(
                 f"{path}, line 1: expected a header with columns path,subject and/or path,split (path relative to "
                 f"{path.parent}), found {','.join(names) or 'an empty file'}"

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+import numpy as np
 import torch
 
 from fsfer.datasets.base import IMAGE_EXTENSIONS, make_records
 from fsfer.engine.checkpoint import checkpoint_kind, embedder_state, load_checkpoint, load_embedder
 from fsfer.engine.config import config_from_dict
-from fsfer.errors import DataError
+from fsfer.errors import DataError, FsferWarning
 from fsfer.models.registry import build_embedder
 from fsfer.store import load_dataset
 from fsfer.transforms import Normalise
@@ -26,6 +28,9 @@ class Prediction:
     label: str
     score: float
     scores: dict[str, float]
+    #: with face detection: the face's box (x0, y0, x1, y1) in the photo and its index there (largest first)
+    box: list[float] | None = None
+    face: int | None = None
 
 
 def load_model(
@@ -81,30 +86,87 @@ def support_from_folder(folder: str | Path) -> tuple[list[Path], list[str]]:
     return paths, labels
 
 
+def face_crops(paths: Sequence[Path], size: int, detect: str, min_size: int, every_face: bool):
+    """Detect and align faces in photos: ``(images uint8 [N, 3, size, size], [(photo index, face index, box)])``.
+
+    ``every_face=False`` keeps the largest face of each photo and makes a photo without one
+    a DataError; with ``every_face`` such photos give nothing (the caller warns).
+    """
+    from fsfer.faces import align_face, make_detector
+    from fsfer.faces.extract import read_photo
+
+    find = make_detector(detect, min_size=min_size)
+    crops, where = [], []
+    for i, path in enumerate(paths):
+        rgb = read_photo(path)
+        faces = find(rgb)
+        if not faces and not every_face:
+            raise DataError(f"{path}: no face found; use a clearer photo of the face, a smaller --min-size, "
+                            "or --detect FILE.onnx (YuNet)")
+        for k, face in enumerate(faces if every_face else faces[:1]):
+            crops.append(align_face(rgb, face, size).image)
+            where.append((i, k, [round(v, 1) for v in face.box]))
+    images = torch.from_numpy(np.stack(crops)).permute(0, 3, 1, 2).contiguous() if crops else torch.empty(0, 3, size, size, dtype=torch.uint8)
+    return images, where
+
+
+@dataclass
+class SupportSet:
+    """A support folder read for a checkpoint: normalised images on the device, their labels, the class names."""
+
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: list[str]
+
+
+def read_support(support_dir: str | Path, size: int, normalise: Normalise, device, detect: str | None = None,
+                 min_size: int = 40) -> SupportSet:
+    """The support folder's images (faces detected and aligned when ``detect`` names a detector)."""
+    paths, labels = support_from_folder(support_dir)
+    classes = list(dict.fromkeys(labels))
+    images = face_crops(paths, size, detect, min_size, every_face=False)[0] if detect else _read_images(paths, labels, size)
+    return SupportSet(normalise(images).to(device), torch.tensor([classes.index(y) for y in labels], device=device), classes)
+
+
 def predict(
     checkpoint_path: str | Path, support_dir: str | Path, queries: Sequence[str | Path], device: str | torch.device = "cpu",
-    method: str | None = None,
+    method: str | None = None, detect: str | None = None, min_size: int = 40,
 ) -> list[Prediction]:
     """Classify ``queries`` among the classes of ``support_dir`` with the checkpoint's model
-    (``method``: another head on its embedder, see :func:`load_model`)."""
+    (``method``: another head on its embedder, see :func:`load_model`).
+
+    ``detect`` (``haar`` or a YuNet ``.onnx`` file): support and query images are raw
+    photos whose faces are found and eye-aligned first (the largest face of each support
+    photo; every face of a query photo, each its own prediction with its ``box``); a query
+    photo without a face gives no prediction and a warning.
+    """
     model, ckpt = load_model(checkpoint_path, device, method)
     size = int(ckpt["image_size"])
     normalise = Normalise(tuple(ckpt["normalise"]["mean"]), tuple(ckpt["normalise"]["std"]))
-    paths, labels = support_from_folder(support_dir)
-    classes = list(dict.fromkeys(labels))
     query_paths = [Path(q) for q in queries]
     for q in query_paths:
         if not q.is_file():
             raise DataError(f"{q}: no such query image")
-    support = normalise(_read_images(paths, labels, size)).to(device)
-    support_labels = torch.tensor([classes.index(y) for y in labels], device=device)
-    query = normalise(_read_images(query_paths, [classes[0]] * len(query_paths), size)).to(device)
-    model.adapt(support, support_labels)
+    support = read_support(support_dir, size, normalise, device, detect, min_size)
+    classes = support.classes
+    if detect:
+        raw, where = face_crops(query_paths, size, detect, min_size, every_face=True)
+        missing = sorted({str(p) for i, p in enumerate(query_paths)} - {str(query_paths[i]) for i, _, _ in where})
+        if missing:
+            warnings.warn(f"no face found in {len(missing)} query photo(s): {', '.join(missing[:5])}", FsferWarning,
+                          stacklevel=2)
+    else:
+        raw = _read_images(query_paths, [classes[0]] * len(query_paths), size)
+        where = [(i, None, None) for i in range(len(query_paths))]
+    model.adapt(support.images, support.labels)
+    out: list[Prediction] = []
+    if raw.shape[0] == 0:
+        return out
     with torch.no_grad():
-        logits = model.predict(query).float().cpu()
+        logits = model.predict(normalise(raw).to(device)).float().cpu()
     scores = logits if getattr(model, "logits_are_scores", False) else logits.softmax(dim=1)
-    out = []
-    for path, row in zip(query_paths, scores):
+    for (i, k, box), row in zip(where, scores):
         best = int(row.argmax())
-        out.append(Prediction(str(path), classes[best], float(row[best]), {c: float(v) for c, v in zip(classes, row)}))
+        out.append(Prediction(str(query_paths[i]), classes[best], float(row[best]), {c: float(v) for c, v in zip(classes, row)},
+                              box=box, face=k))
     return out
