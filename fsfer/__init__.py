@@ -11,6 +11,7 @@ The public API (imported lazily, so ``fsfer --help`` stays quick)::
     fsfer.build_embedder(name, **cfg)            # images -> feature maps [B, C, h, w]
     fsfer.build_method(name, embedder, **cfg)    # episode -> (logits [n_query, n_way], losses)
     fsfer.Normalise()                            # uint8 -> normalised float, batched, on any device
+    fsfer.compose_prototypes(method, basic_support, basic_labels, compounds)  # zero-shot compound classes
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ _LAZY = {
     "build_embedder": "fsfer.models",
     "build_method": "fsfer.models",
     "Normalise": "fsfer.transforms",
+    "compose_prototypes": "fsfer.models.methods.compose",
     "read_records": "fsfer.datasets",
 }
 

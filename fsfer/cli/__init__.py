@@ -22,6 +22,7 @@ from fsfer.cli import faces as _faces
 from fsfer.cli import models as _models
 from fsfer.cli import predict as _predict
 from fsfer.cli import pretrain as _pretrain
+from fsfer.cli import probe as _probe
 from fsfer.cli import report as _report
 from fsfer.cli import synth as _synth
 from fsfer.cli import train as _train
@@ -49,6 +50,7 @@ app.command("faces", help=_faces.HELP)(_faces.faces)
 app.command("export", help=_export.HELP)(_export.export)
 app.command("predict", help=_predict.HELP)(_predict.predict)
 app.command("report", help=_report.HELP)(_report.report)
+app.command("probe", help=_probe.HELP)(_probe.probe)
 
 
 def _version(value: bool) -> None:

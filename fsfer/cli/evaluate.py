@@ -27,6 +27,8 @@ def evaluate(
     disjoint_subjects: Annotated[Optional[bool], typer.Option("--disjoint-subjects/--no-disjoint-subjects", help="Drawn episodes keep each class's support subjects out of its query (default: on whenever every image has a subject).")] = None,
     allow_small: Annotated[Optional[bool], typer.Option("--allow-small/--no-allow-small", help="Let a small class give a smaller query (default: the run's).")] = None,
     device: Annotated[str, typer.Option("--device", help="auto, cpu, cuda or mps.")] = "auto",
+    compose: Annotated[bool, typer.Option("--compose", help="Zero-shot compounds: each compound class composed from images of its two basic components (Du et al. 2014), no compound example in the support; printed beside the ordinary K-shot result on the same queries.")] = False,
+    compose_weights: Annotated[str, typer.Option("--compose-weights", help="mean of the two components, or au: weighted by the AUs each shares with the compound.")] = "mean",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object and nothing else.")] = False,
     confusion: Annotated[Optional[Path], typer.Option("--confusion", help="Also draw the row-normalised confusion matrix to this PNG.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
@@ -42,7 +44,8 @@ def evaluate(
     with torch_threads(threads):
         run = evaluate_checkpoint(
             checkpoint, data=data, protocol=protocol, split=split, episodes=episodes, n_way=n_way, k_shot=k_shot,
-            q_query=q_query, seed=seed, disjoint_subjects=disjoint_subjects, allow_small=allow_small, method=method, device=device,
+            q_query=q_query, seed=seed, disjoint_subjects=disjoint_subjects, allow_small=allow_small, method=method, compose=compose,
+            compose_weights=compose_weights, device=device,
             progress=not (as_json or quiet),
         )
     if confusion is not None:
@@ -60,6 +63,11 @@ def evaluate(
         f"{result.episodes} episodes ({where}; {people}), {result.n_way}-way {result.k_shot}-shot {result.q_query}-query: "
         f"accuracy {100 * result.accuracy:.2f}% +- {100 * result.ci95:.2f}% (95% CI)"
     )
+    if run.ordinary is not None:
+        o = run.ordinary
+        typer.echo(f"composed from {result.k_shot} basic image(s) per component ({run.compose_weights}), no compound "
+                   f"example; the same queries with {o.k_shot} real compound shot(s): {100 * o.accuracy:.2f}% +- "
+                   f"{100 * o.ci95:.2f}%")
     width = max(len(c) for c in result.classes)
     typer.echo(f"per class: accuracy, then the confusion matrix row (true class; predicted columns in this order)")
     for name, row in zip(result.classes, result.confusion):

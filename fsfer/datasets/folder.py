@@ -8,7 +8,9 @@ kept as it is. When every top-level folder is a split name (train, val, valid,
 validation, test, in any case) the layout is ``ROOT/<split>/<class>/...``.
 An optional ``ROOT/manifest.csv`` with columns ``path`` (relative to ROOT) and
 ``subject`` and/or ``split`` fills those columns (as ``fsfer synth`` writes it, so a
-rendered SynthFER folder keeps its subject-disjoint splits).
+rendered SynthFER folder keeps its subject-disjoint splits); its action-unit intensity
+columns ``au1`` ... ``au26`` (any ``auN``) are carried into the records as floats
+(NaN where an image is not listed or the cell is empty), for ``fsfer probe``.
 
 Subjects can also come from file names: ``subject=REGEX`` (data spec
 ``folder:ROOT?subject=^(S\d+)_`` for CK+-style ``S005_001_00000011.png``, or
@@ -43,6 +45,8 @@ SPLIT_FOLDERS: dict[str, str] = {
     "testing": "test",
 }
 MANIFEST = "manifest.csv"
+#: Manifest columns of action-unit intensities (``au1``, ``au12``, ...), carried into the records.
+AU_COLUMN = re.compile(r"^au\d+$")
 
 
 def _dirs(folder: Path) -> list[Path]:
@@ -85,19 +89,21 @@ def _split_folders(base: Path) -> list[tuple[Path, str]]:
     return [(d, SPLIT_FOLDERS[d.name.lower()]) for d in splits]
 
 
-def _manifest(path: Path, items: set[str]) -> dict[str, dict[str, str | None]]:
-    """``{item: {"subject": ..., "split": ...}}`` from ``manifest.csv``.
+def _manifest(path: Path, items: set[str]) -> dict[str, dict[str, Any]]:
+    """``{item: {"subject": ..., "split": ..., "au1": 0.4, ...}}`` from ``manifest.csv``.
 
     Columns: ``path`` (relative to the root) and ``subject`` and/or ``split``
-    (train, val, test or an alias of :data:`SPLIT_FOLDERS`); an empty cell says nothing.
+    (train, val, test or an alias of :data:`SPLIT_FOLDERS`), and any ``auN`` intensity
+    columns (numbers); an empty cell says nothing.
     """
-    found: dict[str, dict[str, str | None]] = {}
+    found: dict[str, dict[str, Any]] = {}
     with open(path, newline="", encoding="utf-8-sig") as fh:
         reader = csv.DictReader(fh)
         names = [n.strip() for n in reader.fieldnames or []]
         columns = [c for c in ("subject", "split") if c in names]
+        aus = [c for c in names if AU_COLUMN.match(c)]
         faces = {"source", "face"} <= set(names)  # written by `fsfer faces`: boxes, no subjects or splits
-        if "path" not in names or not (columns or faces):
+        if "path" not in names or not (columns or aus or faces):
             raise DataError(
                 f"{path}, line 1: expected a header with columns path,subject and/or path,split (path relative to "
                 f"{path.parent}), found {','.join(names) or 'an empty file'}"
@@ -113,7 +119,16 @@ def _manifest(path: Path, items: set[str]) -> dict[str, dict[str, str | None]]:
                     f"{path}, line {line_no}: {rel} is not an image of {path.parent} "
                     f"(expected a path relative to it such as <class>/<file>.png); fix the line or restore the image"
                 )
-            entry = {c: (rec[c] or "").strip() or None for c in columns}
+            entry: dict[str, Any] = {c: (rec[c] or "").strip() or None for c in columns}
+            for c in aus:
+                cell = (rec[c] or "").strip()
+                try:
+                    entry[c] = float(cell) if cell else None
+                except ValueError:
+                    raise DataError(
+                        f"{path}, line {line_no}: {c} of {rel} is {cell!r}, not a number; write an intensity such as 0.5 "
+                        "or leave the cell empty"
+                    ) from None
             split = entry.get("split")
             if split is not None:
                 if split.lower() not in SPLIT_FOLDERS:
@@ -186,12 +201,15 @@ def read(root: str, *, subject: str = "") -> pd.DataFrame:
             f"{base}: no images found; expected ROOT/<class>/*.png (or .jpg, ...) or ROOT/<split>/<class>/*.png"
         )
     manifest = base / MANIFEST
+    au_columns: list[str] = []
     if manifest.is_file():
         listed = _manifest(manifest, {r["item"] for r in rows})
+        au_columns = sorted({c for entry in listed.values() for c in entry if AU_COLUMN.match(c)}, key=lambda c: int(c[2:]))
         split_folders = folders[0][0] != base
         for r in rows:
             entry = listed.get(r["item"], {})
             r["subject"] = entry.get("subject")
+            r.update({c: entry.get(c) for c in au_columns})
             split = entry.get("split")
             if split is not None and split != r["split"]:
                 if split_folders:
@@ -205,6 +223,8 @@ def read(root: str, *, subject: str = "") -> pd.DataFrame:
     df = make_records(rows, source="folder", root=top)
     # pandas >= 3 infers a string dtype for a column of str and None, whose missing value is NaN: keep None.
     df["subject"] = df["subject"].astype(object).where(df["subject"].notna(), None)
+    for c in au_columns:
+        df[c] = pd.to_numeric(df[c], errors="coerce").astype(float)
     return df
 
 

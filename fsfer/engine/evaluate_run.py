@@ -25,7 +25,9 @@ from fsfer.engine.checkpoint import checkpoint_path
 from fsfer.engine.config import RunConfig, config_from_dict
 from fsfer.engine.evaluate import EvalResult, evaluate
 from fsfer.engine.predict import load_model
-from fsfer.episodes.fixed import episode_items, item_keys, load_episodes
+from fsfer.engine.compose import check_composable, evaluate_composed
+from fsfer.episodes.fixed import episode_items, item_keys, load_episodes, read_episode_table
+from fsfer.models.methods.compose import WEIGHTINGS, components
 from fsfer.episodes.sampler import EpisodeSampler
 from fsfer.episodes.subjects import disjoint_flag
 from fsfer.errors import ConfigError, EpisodeError
@@ -48,9 +50,17 @@ class CheckpointEvaluation:
     episodes_file: str | None
     #: whether every episode kept each class's support subjects out of its query
     disjoint_subjects: bool
+    #: with --compose: the ordinary K-shot result on the same episodes (``result`` is then the composed one)
+    ordinary: EvalResult | None = None
+    compose_weights: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.result.to_json(), "disjoint_subjects": self.disjoint_subjects, "episodes_file": self.episodes_file}
+        out = {**self.result.to_json(), "disjoint_subjects": self.disjoint_subjects, "episodes_file": self.episodes_file}
+        if self.ordinary is not None:
+            out.update(compose=True, compose_weights=self.compose_weights,
+                       ordinary={"accuracy": self.ordinary.accuracy, "ci95": self.ordinary.ci95,
+                                 "k_shot": self.ordinary.k_shot})
+        return out
 
 
 def replay_store(path: Path, specs: Sequence[str], image_size: int, progress: bool = False):
@@ -81,6 +91,8 @@ def evaluate_checkpoint(
     disjoint_subjects: bool | None = None,
     allow_small: bool | None = None,
     method: str | None = None,
+    compose: bool = False,
+    compose_weights: str = "mean",
     device: str = "auto",
     progress: bool = False,
 ) -> CheckpointEvaluation:
@@ -88,6 +100,8 @@ def evaluate_checkpoint(
 
     ``method`` scores the checkpoint's embedder with another head (a pretraining run's
     embedder with protonet, cosine or simpleshot; see :func:`fsfer.engine.predict.load_model`).
+    ``compose`` scores the same queries against compound classes composed from basic-emotion
+    images only (:mod:`fsfer.engine.compose`), beside the ordinary K-shot result.
     """
     checkpoint = checkpoint_path(checkpoint)
     text = None if episodes is None else str(episodes)
@@ -109,11 +123,17 @@ def evaluate_checkpoint(
     dev = resolve_device(device)
     if method is not None and method not in all_methods():
         raise ConfigError(f"--method {method!r}: use one of {', '.join(all_methods())}")
+    if compose_weights not in WEIGHTINGS:
+        raise ConfigError(f"--compose-weights {compose_weights!r}: use one of {', '.join(WEIGHTINGS)}")
     model, ckpt = load_model(checkpoint, dev, method)
     cfg = config_from_dict(ckpt["config"], str(checkpoint)).with_setting()
     normalise = Normalise(tuple(ckpt["normalise"]["mean"]), tuple(ckpt["normalise"]["std"]))
     size = int(ckpt["image_size"])
-    if count is None:
+    if compose:
+        check_composable(model)
+        if count is None:
+            components(sorted(set(read_episode_table(Path(text))["class"])))
+    if count is None and not compose:
         path = Path(text)
         specs = list(data) if data else _run_specs(cfg)
         store = replay_store(path, specs, size, progress=progress)
@@ -121,9 +141,16 @@ def evaluate_checkpoint(
         result = evaluate(model, store, indices, transform=normalise, device=dev, progress=progress)
         return CheckpointEvaluation(result, str(path), disjoint_flag(store, indices))
     proto = load_protocol(protocol) if protocol else resolve_protocol(cfg)
+    part = split or "novel"
+    if compose and count is not None:
+        components(proto.classes(part))  # classes without known components: an error before any data is read
     index = load_protocol_data(proto, list(data) if data else list(cfg.data), decode=False,
                                require_subjects=disjoint_subjects is True)
-    part = split or "novel"
+    if count is None:  # --compose on an episode file: its episodes over the protocol's data (basic rows too)
+        pdata = index.decoded(size, progress=progress)
+        indices = load_episodes(Path(text), pdata.store)
+        return _composed(model, pdata, indices, normalise, dev, compose_weights, text, disjoint_flag(pdata.store, indices),
+                         progress)
 
     def draw(pdata):
         return EpisodeSampler(
@@ -136,8 +163,20 @@ def evaluate_checkpoint(
     pdata = index.decoded(size, progress=progress)
     sampler = draw(pdata)
     indices = [sampler.index(i) for i in range(count)]
+    if compose:
+        return _composed(model, pdata, indices, normalise, dev, compose_weights, None, sampler.disjoint, progress,
+                         0 if seed is None else seed)
     result = evaluate(model, pdata.store, indices, transform=normalise, device=dev, progress=progress)
     return CheckpointEvaluation(result, None, sampler.disjoint)
+
+
+def _composed(model, pdata, indices, normalise, device, weighting: str, episodes_file: str | None, disjoint: bool,
+              progress: bool, seed: int = 0) -> CheckpointEvaluation:
+    """The composed result (support: basic images of the protocol's base rows) and the ordinary one, same queries."""
+    ordinary = evaluate(model, pdata.store, indices, transform=normalise, device=device, progress=progress)
+    composed = evaluate_composed(model, pdata.store, indices, pdata.rows["base"], transform=normalise, device=device,
+                                 weighting=weighting, seed=seed)
+    return CheckpointEvaluation(composed, episodes_file, disjoint, ordinary=ordinary, compose_weights=weighting)
 
 
 def _run_specs(cfg: RunConfig) -> list[str]:

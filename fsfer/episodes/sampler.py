@@ -401,7 +401,8 @@ class EpisodeSampler(torch.utils.data.Dataset):
         """
         k, codes = self.k_shot, self.subject_codes
         slots = np.arange(self.n_way)
-        prefix = k + 2 * int(q_sizes.max()) + 8
+        # at most DRAWN_POOL * (K + Q): every pool that takes the O(m) draw has at least that many images
+        prefix = min(k + 2 * int(q_sizes.max()) + 8, DRAWN_POOL * (k + self.q_query))
         need = np.where(self.allow_small, 1, q_sizes)
         support: list[torch.Tensor | None] = [None] * self.n_way
         query: list[torch.Tensor | None] = [None] * self.n_way

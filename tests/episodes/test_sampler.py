@@ -207,3 +207,19 @@ def test_large_pools_are_drawn_without_touching_the_whole_pool() -> None:
     assert len(set(rows)) == 40
     assert torch.equal(labels[idx.support], idx.classes[idx.support_labels])
     assert torch.equal(labels[idx.query], idx.classes[idx.query_labels])
+
+
+def test_disjoint_prefix_never_exceeds_a_drawn_pool() -> None:
+    """Regression: 1-shot 2-query episodes over pools of 12-15 images (drawn in O(K + Q), at least 4 (K + Q)
+    images) asked the O(m) draw for a 13-image prefix, more than some pools hold, and crashed."""
+    from fsfer.protocol_data import load_protocol_data
+    from fsfer.protocols import load_protocol
+
+    pdata = load_protocol_data(load_protocol("synth-basic-to-compound"), ["synth?subjects=30,per_subject=2,size=32"],
+                               decode=False)
+    sampler = EpisodeSampler(pdata.store, pdata.classes("val"), 5, 1, 2, 0, episodes=20, indices=pdata.rows["val"],
+                             allow_small=True)
+    assert sampler.disjoint
+    for i in range(20):
+        index = sampler.index(i)
+        assert index.support.numel() == 5 and index.query.numel() >= 5

@@ -186,6 +186,16 @@ class MetricMethod(Method):
         """The method's own (weighted) losses."""
         raise NotImplementedError
 
+    def compose(self, summary: Any, weights: torch.Tensor) -> Any:
+        """The summary of classes made from the summarised ones: ``weights`` ``[n_new, n_way]`` mixes them.
+
+        Default: a summary that is one tensor ``[n_way, ...]`` per class (prototypes, class
+        maps) is mixed linearly. Methods with other summaries override it.
+        """
+        if not isinstance(summary, torch.Tensor):
+            raise NotImplementedError(f"{type(self).__name__} cannot compose its summary")
+        return (weights.to(summary.dtype) @ summary.flatten(1)).view(weights.shape[0], *summary.shape[1:])
+
     def prepare_queries(self, query_features: torch.Tensor) -> torch.Tensor:
         """Per-image work of :meth:`score` that does not depend on the episode (cached by evaluation).
 

@@ -70,6 +70,11 @@ class CosineClassifier(MetricMethod):
             vectors = vectors - summary.centre
         return self.scale * F.normalize(vectors, dim=1) @ summary.prototypes.T
 
+    def compose(self, summary: CosineSummary, weights: torch.Tensor) -> CosineSummary:
+        """Mixed unit prototypes, normalised again (the centre stays)."""
+        mixed = weights.to(summary.prototypes.dtype) @ summary.prototypes
+        return CosineSummary(F.normalize(mixed, dim=1), summary.centre)
+
     def episode_losses(
         self, logits: torch.Tensor, query_labels: torch.Tensor, summary: CosineSummary, query_features: torch.Tensor
     ) -> dict[str, torch.Tensor]:

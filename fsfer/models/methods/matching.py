@@ -109,6 +109,10 @@ class MatchingNetwork(MetricMethod):
             self.support_encoder = SupportContextEncoder(dim)
             self.query_encoder = QueryAttentionLSTM(dim)
 
+    def compose(self, summary: MatchingSummary, weights: torch.Tensor) -> MatchingSummary:
+        """Soft labels: a support image of basic class b counts ``weights[k, b]`` towards new class k."""
+        return MatchingSummary(summary.support, summary.one_hot @ weights.to(summary.one_hot.dtype).T)
+
     def summarise(self, support_features: torch.Tensor, support_labels: torch.Tensor, n_way: int) -> MatchingSummary:
         support = embed_vectors(support_features, self.pooled)
         if self.fce:

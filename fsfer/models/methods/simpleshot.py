@@ -48,6 +48,11 @@ class SimpleShot(MetricMethod):
         centroids, centre = summary
         return -self.scale * squared_euclidean(self.cl2n(query_features, centre), centroids)
 
+    def compose(self, summary, weights: torch.Tensor):
+        """Mixed centroids (in the centred unit-feature space); the centre stays."""
+        centroids, centre = summary
+        return weights.to(centroids.dtype) @ centroids, centre
+
     def episode_losses(self, logits, query_labels, summary, query_features) -> dict[str, torch.Tensor]:
         return {"cross_entropy": F.cross_entropy(logits, query_labels)}
 
