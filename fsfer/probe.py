@@ -278,7 +278,7 @@ def embed_images(
     embedder.eval()
     out = []
     try:
-        for lo in tqdm(range(0, images.shape[0], batch_size), desc=desc, unit="batch", disable=not progress, leave=False):
+        for lo in tqdm(range(0, images.shape[0], batch_size), desc=desc, unit="batch", disable=None if progress else True, leave=False):
             x = normalise(images[lo : lo + batch_size].to(device))
             f = embedder(x)
             out.append((f.flatten(2).mean(-1) if f.dim() > 2 else f.flatten(1)).float().cpu())
@@ -515,6 +515,11 @@ def probe_aus(
     images = store.images[torch.from_numpy(np.flatnonzero(known))] if not known.all() else store.images
     train_np, test_np, how = subject_split(rows, seed)
     train, test = torch.from_numpy(train_np), torch.from_numpy(test_np)
+    if wanted is None:  # by default only AUs that vary on both sides of the split can be fitted and scored
+        scorable = [j for j in range(len(columns)) if _varies(targets[train, j]) and _varies(targets[test, j])]
+        if not scorable:
+            raise DataError(f"{where}: no AU varies among both the training and the held-out subjects; probe more subjects")
+        columns, targets = [columns[j] for j in scorable], targets[:, scorable]
 
     feats = {
         "trained": embed_images(embedder, images, normalise, batch_size=batch_size, device=device, progress=progress,
@@ -557,6 +562,10 @@ def probe_aus(
         features={k: int(v.shape[1]) for k, v in feats.items()}, aus=scores, resamples=int(resamples), seed=int(seed),
         seconds=time.perf_counter() - started,
     )
+
+
+def _varies(values: torch.Tensor) -> bool:
+    return values.numel() > 1 and bool((values != values[0]).any())
 
 
 def _select_columns(records: pd.DataFrame, wanted: list[int] | None, where: str) -> list[str]:
@@ -642,7 +651,7 @@ def draw_probe(result: ProbeResult, path: str | Path) -> list[str]:
         ax.grid(axis="y", alpha=0.3)
     axes[0].legend(loc="upper right", fontsize="small")
     axes[1].set_xticks(x, labels, rotation=45, ha="right")
-    fig.suptitle(f"AU probe: {Path(result.checkpoint).parent.name}/{Path(result.checkpoint).name} "
+    fig.suptitle(f"AU probe: {'/'.join(Path(result.checkpoint).parts[-3:])} "
                  f"({result.kind}, {result.backbone}, {result.image_size} px) on {result.data}, "
                  f"{result.test_subjects} held-out subjects", fontsize="medium")
     fig.savefig(path, dpi=100, metadata={"Software": None})

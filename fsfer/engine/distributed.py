@@ -40,6 +40,14 @@ def init_distributed(device_type: str) -> DistInfo:
     return info
 
 
+def local_device(device: torch.device, info: DistInfo) -> torch.device:
+    """Under torchrun on CUDA, this process's own GPU (``LOCAL_RANK``), made current; else ``device``."""
+    if info.enabled and device.type == "cuda":
+        device = torch.device("cuda", info.local_rank)
+        torch.cuda.set_device(device)
+    return device
+
+
 def all_mean(values: torch.Tensor, info: DistInfo) -> torch.Tensor:
     """The mean of ``values`` over ranks (itself when single-process)."""
     if not info.enabled:

@@ -28,18 +28,18 @@ import torch
 from fsfer.engine.build import build_head, build_optimizer, build_scheduler, pretrain_embedder, resolve_protocol
 from fsfer.engine.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
 from fsfer.engine.config import PRETRAIN_DEFAULTS, PRETRAIN_HEADS, RunConfig, config_from_dict
-from fsfer.engine.distributed import DistInfo, all_mean, barrier
+from fsfer.engine.distributed import DistInfo, all_mean, barrier, local_device
 from fsfer.engine.evaluate import EvalResult, embed_rows, evaluate
 from fsfer.engine.run import (
     TENSORBOARD_DIR, MetricsLog, autocast_for, execute, claim_run_folder, interrupted, restore, run_facts, run_payload, start_run,
     validate_and_save, write_results,
 )
 from fsfer.engine.signals import StopSignals
-from fsfer.engine.train import make_episode_sets
+from fsfer.engine.train import load_run_data
 from fsfer.episodes.sampler import episode_generator
 from fsfer.errors import ConfigError, TrainingError
 from fsfer.models.classifier import PretrainClassifier
-from fsfer.protocol_data import ProtocolData, load_protocol_data
+from fsfer.protocol_data import ProtocolData
 from fsfer.transforms import Normalise, augment_batch
 
 #: Seed offset of the augmentation stream (the batch order uses ``seed`` itself).
@@ -198,19 +198,14 @@ def _pretrain(
 ) -> PretrainResult:
     from tqdm.auto import tqdm
 
-    if info.enabled and device.type == "cuda":
-        device = torch.device("cuda", info.local_rank)
-        torch.cuda.set_device(device)
+    device = local_device(device, info)
     wall_start = time.perf_counter()
-    protocol = resolve_protocol(cfg)
-    index = load_protocol_data(protocol, cfg.data, decode=False, require_subjects=bool(cfg.disjoint_subjects))
-    make_episode_sets(cfg, index, training=False)  # every episode-shape error before the first image is decoded
-    rows, targets = base_rows(index)
-    BaseBatches(rows, targets, cfg.batch_size, cfg.seed, cfg.balanced, info.world_size, info.rank)
-    pdata = index.decoded(cfg.image_size, progress=progress and info.is_main)
-    sets = make_episode_sets(cfg, pdata, training=False)
-    if cfg.disjoint_subjects is None:
-        cfg = config_from_dict({"disjoint_subjects": sets.disjoint_subjects}, "auto", base=cfg)
+
+    def check_batches(index: ProtocolData) -> None:
+        BaseBatches(*base_rows(index), cfg.batch_size, cfg.seed, cfg.balanced, info.world_size, info.rank)
+
+    run_data = load_run_data(cfg, progress and info.is_main, training=False, check=check_batches)
+    cfg, protocol, pdata, sets = run_data.cfg, run_data.protocol, run_data.pdata, run_data.sets
     rows, targets = base_rows(pdata)
     batches = BaseBatches(rows, targets, cfg.batch_size, cfg.seed, cfg.balanced, info.world_size, info.rank)
     n_base = len(pdata.classes("base"))

@@ -15,14 +15,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
 from fsfer.engine.build import build_model, build_optimizer, build_scheduler, resolve_protocol
 from fsfer.engine.checkpoint import check_backbone, embedder_state, load_checkpoint, load_embedder, save_checkpoint, set_rng_state
 from fsfer.engine.config import RunConfig, config_from_dict
-from fsfer.engine.distributed import DistInfo, all_mean, barrier
+from fsfer.engine.distributed import DistInfo, all_mean, barrier, local_device
 from fsfer.engine.evaluate import EvalResult, evaluate
 from fsfer.engine.run import (
     TENSORBOARD_DIR, MetricsLog, autocast_for, execute, claim_run_folder, interrupted, restore, run_facts, run_payload, start_run,
@@ -125,6 +125,32 @@ def make_episode_sets(cfg: RunConfig, pdata: ProtocolData, training: bool = True
                        notes)
 
 
+@dataclass
+class RunData:
+    """A run's decoded protocol data and episode sets, and its config with "auto" resolved."""
+
+    cfg: RunConfig
+    protocol: Any
+    pdata: ProtocolData
+    sets: EpisodeSets
+
+
+def load_run_data(cfg: RunConfig, progress: bool, training: bool = True,
+                  check: Callable[[ProtocolData], None] | None = None) -> RunData:
+    """Index the data, check every episode shape (and ``check(index)``) before any image is decoded, then decode
+    and draw the fixed sets; ``disjoint_subjects = "auto"`` becomes what the episodes are."""
+    protocol = resolve_protocol(cfg)
+    index = load_protocol_data(protocol, cfg.data, decode=False, require_subjects=bool(cfg.disjoint_subjects))
+    make_episode_sets(cfg, index, training)
+    if check is not None:
+        check(index)
+    pdata = index.decoded(cfg.image_size, progress=progress)
+    sets = make_episode_sets(cfg, pdata, training)
+    if cfg.disjoint_subjects is None:  # the config saved and checkpointed says what "auto" became
+        cfg = config_from_dict({"disjoint_subjects": sets.disjoint_subjects}, "auto", base=cfg)
+    return RunData(cfg, protocol, pdata, sets)
+
+
 def train(
     cfg: RunConfig,
     *,
@@ -166,18 +192,11 @@ def _train(
 ) -> TrainResult:
     from tqdm.auto import tqdm
 
-    if info.enabled and device.type == "cuda":
-        device = torch.device("cuda", info.local_rank)
-        torch.cuda.set_device(device)
+    device = local_device(device, info)
     wall_start = time.perf_counter()
-    protocol = resolve_protocol(cfg)
-    index = load_protocol_data(protocol, cfg.data, decode=False, require_subjects=bool(cfg.disjoint_subjects))
-    make_episode_sets(cfg, index)  # every episode-shape error before the first image is decoded
-    pdata = index.decoded(cfg.image_size, progress=progress and info.is_main)
-    sets = make_episode_sets(cfg, pdata)
+    run_data = load_run_data(cfg, progress and info.is_main)
+    cfg, protocol, pdata, sets = run_data.cfg, run_data.protocol, run_data.pdata, run_data.sets
     train_sampler, val_set, test_set = sets.train, sets.val, sets.test
-    if cfg.disjoint_subjects is None:  # the config saved and checkpointed says what "auto" became
-        cfg = config_from_dict({"disjoint_subjects": sets.disjoint_subjects}, "auto", base=cfg)
     torch.manual_seed(cfg.seed)
     model = build_model(cfg)
     if init is not None:
