@@ -482,7 +482,8 @@ def probe_aus(
     (or its run folder). ``data``: a data spec whose records carry ``auN`` columns
     (default ``synth``), or an :class:`~fsfer.store.ImageStore` already loaded at the
     checkpoint's image size. ``aus``: AU numbers (``"1,2,4"`` or a list); default every AU
-    column that varies. See the module docstring for the probes, split and baselines.
+    column that varies among both the training and the held-out subjects (an AU absent from one side
+    can be neither fitted nor scored). See the module docstring for the probes, split and baselines.
     """
     from fsfer.datasets.spec import read_records
     from fsfer.store import ImageStore, load_dataset
