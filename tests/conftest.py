@@ -17,3 +17,19 @@ def _one_torch_thread() -> None:
     import torch
 
     torch.set_num_threads(1)
+
+
+@pytest.fixture
+def drawn_texts(monkeypatch: pytest.MonkeyPatch) -> list[tuple[tuple[float, float], str, object]]:
+    """Every text Pillow draws during the test, as ``(xy, text, font)``, in order."""
+    from PIL import ImageDraw
+
+    texts: list[tuple[tuple[float, float], str, object]] = []
+    real = ImageDraw.ImageDraw.text
+
+    def recording(self, xy, text, *args, **kwargs):  # type: ignore[no-untyped-def]
+        texts.append((tuple(xy), str(text), kwargs.get("font")))
+        return real(self, xy, text, *args, **kwargs)
+
+    monkeypatch.setattr(ImageDraw.ImageDraw, "text", recording)
+    return texts

@@ -42,24 +42,14 @@ def test_load_episode_out_of_range(tmp_path: Path) -> None:
         load_episode(path, [SMALL], 5, 32)
 
 
-def _drawn_texts(monkeypatch: pytest.MonkeyPatch) -> list[tuple[tuple[float, float], str, object]]:
-    texts: list[tuple[tuple[float, float], str, object]] = []
-    real = ImageDraw.ImageDraw.text
-
-    def recording(self, xy, text, *args, **kwargs):  # type: ignore[no-untyped-def]
-        texts.append((tuple(xy), str(text), kwargs.get("font")))
-        return real(self, xy, text, *args, **kwargs)
-
-    monkeypatch.setattr(ImageDraw.ImageDraw, "text", recording)
-    return texts
 
 
-def test_class_names_are_drawn_in_full_left_of_the_images(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_class_names_are_drawn_in_full_left_of_the_images(drawn_texts: list) -> None:
     names = ["fearfully_surprised", "disgustedly_surprised", "awed"]
     labels = torch.arange(3).repeat_interleave(4)
     store = from_tensors(torch.zeros(12, 3, 8, 8, dtype=torch.uint8), labels, names)
     index = EpisodeSampler(store, None, 3, 1, 2, seed=0, episodes=1).index(0)
-    texts = _drawn_texts(monkeypatch)
+    texts = drawn_texts
     cell = 72
     sheet = draw_episode(store, index, cell=cell)
     drawn = "\n".join(t for _, t, _ in texts)

@@ -133,27 +133,15 @@ def test_datasets_info_reads_the_written_folder_back(tmp_path: Path, capsys: pyt
     assert info["classes"] == {name: 6 for name in ("neutral", "happiness", "sadness", "surprise", "fear", "disgust", "anger")}
 
 
-def _drawn_texts(monkeypatch: pytest.MonkeyPatch) -> list[tuple[tuple[float, float], str, object]]:
-    from PIL import ImageDraw
-
-    texts: list[tuple[tuple[float, float], str, object]] = []
-    real = ImageDraw.ImageDraw.text
-
-    def recording(self, xy, text, *args, **kwargs):  # type: ignore[no-untyped-def]
-        texts.append((tuple(xy), str(text), kwargs.get("font")))
-        return real(self, xy, text, *args, **kwargs)
-
-    monkeypatch.setattr(ImageDraw.ImageDraw, "text", recording)
-    return texts
 
 
 @pytest.mark.parametrize("size", [32, 64])
-def test_sheet_headers_name_each_domain_once_and_each_subject_apart(size: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sheet_headers_name_each_domain_once_and_each_subject_apart(size: int, drawn_texts: list) -> None:
     from PIL import ImageDraw
 
     from fsfer.synth.options import check_options
 
-    texts = _drawn_texts(monkeypatch)
+    texts = drawn_texts
     sheet = writer.contact_sheet(check_options("both", subjects=3, size=size, classes="basic"))
     headers = [(xy, text, font) for xy, text, font in texts if xy[0] >= 150]
     assert sorted(t for _, t, _ in headers) == sorted(["lab", "wild"] + ["s000", "s001", "s002"] * 2)
