@@ -34,11 +34,11 @@ def main(argv: list[str] | None = None) -> int:
 
     from fsfer.engine.compose import evaluate_composed
     from fsfer.engine.evaluate import evaluate
+    from fsfer.engine.checkpoint import checkpoint_normalise
     from fsfer.engine.predict import load_model
     from fsfer.episodes.fixed import load_episodes
     from fsfer.protocol_data import load_protocol_data
     from fsfer.protocols import load_protocol
-    from fsfer.transforms import Normalise
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", default="runs/compare/compare_synth", help="compare_metrics.py's --out-dir")
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                 if pdata is None:
                     pdata = load_protocol_data(protocol, ["synth"], int(saved["image_size"]))
                 episodes = load_episodes(file, pdata.store)
-                norm = Normalise(tuple(saved["normalise"]["mean"]), tuple(saved["normalise"]["std"]))
+                norm = checkpoint_normalise(saved)
                 ordinary = evaluate(model, pdata.store, episodes, transform=norm)
                 row = {"method": "pretrain+simpleshot" if method == "pretrain" else method, "seed": seed_dir.name[4:],
                        "k_shot": shot, "ordinary": ordinary.accuracy, "ordinary_ci95": ordinary.ci95}

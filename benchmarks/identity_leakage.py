@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from fsfer.engine.checkpoint import checkpoint_normalise
 from fsfer.engine.evaluate import evaluate
 from fsfer.engine.predict import load_model
 from fsfer.episodes import EpisodeSampler
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         share = shared_share(pdata.store, sets[False])
         scored = [("pixels (nearest class mean)", {d: pixel_accuracies(pdata.store, sets[d], normalise) for d in sets})]
         for path, model, ckpt in models:
-            norm = Normalise(tuple(ckpt["normalise"]["mean"]), tuple(ckpt["normalise"]["std"]))
+            norm = checkpoint_normalise(ckpt)
             name = f"{ckpt['config']['method']}/{ckpt['config']['backbone']} ({path.parent.name})"
             scored.append((name, {d: evaluate(model, pdata.store, sets[d], transform=norm).episode_accuracies for d in sets}))
         for name, acc in scored:

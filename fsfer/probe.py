@@ -447,21 +447,18 @@ def _aucs(decisions: torch.Tensor, present: torch.Tensor) -> torch.Tensor:
 
 def load_probe_embedder(checkpoint: str | Path, device: torch.device | str = "cpu"):
     """A checkpoint's embedder (eval mode), its random-initialised twin, the checkpoint dict and its normalisation."""
-    from fsfer.engine.checkpoint import checkpoint_path, embedder_state, load_checkpoint, load_embedder
-    from fsfer.engine.config import config_from_dict
-    from fsfer.models.registry import build_embedder
-    from fsfer.transforms import Normalise
+    from fsfer.engine.build import build_backbone
+    from fsfer.engine.checkpoint import checkpoint_normalise, checkpoint_path, load_checkpoint
+    from fsfer.engine.predict import checkpoint_embedder, saved_config
 
     path = checkpoint_path(checkpoint)
     ckpt = load_checkpoint(path)
-    cfg = config_from_dict(ckpt["config"], str(path))
-    embedder = build_embedder(cfg.backbone, **cfg.backbone_options)
-    load_embedder(embedder, embedder_state(ckpt), path)
+    cfg = saved_config(ckpt, path)
+    embedder = checkpoint_embedder(ckpt, path)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)
-        random = build_embedder(cfg.backbone, **cfg.backbone_options)
-    norm = ckpt.get("normalise") or {}
-    normalise = Normalise(**{k: tuple(v) for k, v in norm.items() if k in ("mean", "std")})
+        random = build_backbone(cfg)
+    normalise = checkpoint_normalise(ckpt)
     return embedder.to(device).eval(), random.to(device).eval(), ckpt, cfg, normalise
 
 

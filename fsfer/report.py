@@ -237,10 +237,7 @@ def draw_curves(metrics: Metrics, path: str | Path) -> list[str]:
     smooth_label = f" (mean of {window})" if window > 1 else ""
 
     if n:
-        if window > 1:
-            ax_loss.plot(metrics.train_steps, metrics.train_loss, color="tab:blue", alpha=0.2, linewidth=0.8)
-        ax_loss.plot(metrics.train_steps, moving_average(metrics.train_loss, window), color="tab:blue",
-                     label="total" + smooth_label, marker="o" if n <= 30 else None, markersize=3)
+        _plot_smoothed(ax_loss, metrics.train_steps, metrics.train_loss, window, "total" + smooth_label, raw_alpha=0.2)
         terms = {k: v for k, v in metrics.loss_terms.items() if not all(math.isnan(x) for x in v)}
         if len(terms) > 1:
             for name, values in terms.items():
@@ -255,10 +252,7 @@ def draw_curves(metrics: Metrics, path: str | Path) -> list[str]:
 
     acc = [100 * a for a in metrics.train_accuracy]
     if n:
-        if window > 1:
-            ax_acc.plot(metrics.train_steps, acc, color="tab:blue", alpha=0.15, linewidth=0.8)
-        ax_acc.plot(metrics.train_steps, moving_average(acc, window), color="tab:blue", label="training" + smooth_label,
-                    marker="o" if n <= 30 else None, markersize=3)
+        _plot_smoothed(ax_acc, metrics.train_steps, acc, window, "training" + smooth_label, raw_alpha=0.15)
     if metrics.val_steps:
         val = [100 * a for a in metrics.val_accuracy]
         ci = [100 * c for c in metrics.val_ci95]
@@ -288,6 +282,14 @@ def draw_curves(metrics: Metrics, path: str | Path) -> list[str]:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
         ax.grid(alpha=0.3)
     return _save(fig, Path(path))
+
+
+def _plot_smoothed(ax, steps: list[float], values: list[float], window: int, label: str, raw_alpha: float) -> None:
+    """A training series: its moving average (markers on short runs), over the raw values drawn faintly."""
+    if window > 1:
+        ax.plot(steps, values, color="tab:blue", alpha=raw_alpha, linewidth=0.8)
+    ax.plot(steps, moving_average(values, window), color="tab:blue", label=label,
+            marker="o" if len(steps) <= 30 else None, markersize=3)
 
 
 def _run_folder(run: str | Path) -> Path:

@@ -40,20 +40,19 @@ def resolved_config(cfg: RunConfig) -> RunConfig:
     return cfg.with_setting(resolve_protocol(cfg).settings())
 
 
-def build_model(cfg: RunConfig) -> torch.nn.Module:
-    """The method of the config around its backbone (with local weights when ``cfg.weights`` is set)."""
-    from fsfer.models.registry import build_embedder, build_method
+def build_backbone(cfg: RunConfig) -> torch.nn.Module:
+    """The config's embedder, with its ``backbone_options`` (and local weights when ``cfg.weights`` is set)."""
+    from fsfer.models.registry import build_embedder
 
     options: dict[str, Any] = dict(cfg.backbone_options)
     if cfg.weights:
         options["weights"] = cfg.weights
-    embedder = build_embedder(cfg.backbone, **options)
-    clash = sorted({"image_size", "n_way"} & set(cfg.method_options))
-    if clash:
-        raise ConfigError(f"method_options must not set {', '.join(clash)}; they come from the run's own options")
-    return build_method(
-        cfg.method, embedder, image_size=cfg.image_size, n_way=max(cfg.n_way, cfg.eval_way), **cfg.method_options
-    )
+    return build_embedder(cfg.backbone, **options)
+
+
+def build_model(cfg: RunConfig) -> torch.nn.Module:
+    """The method of the config around its backbone (with local weights when ``cfg.weights`` is set)."""
+    return build_head(cfg, cfg.method, build_backbone(cfg))
 
 
 def build_head(cfg: RunConfig, method: str, embedder: torch.nn.Module, pretrained: bool = False) -> torch.nn.Module:
@@ -67,6 +66,9 @@ def build_head(cfg: RunConfig, method: str, embedder: torch.nn.Module, pretraine
     from fsfer.models.registry import all_methods, build_method
 
     options = dict(cfg.method_options) if method == cfg.method else {}
+    clash = sorted({"image_size", "n_way"} & set(options))
+    if clash:
+        raise ConfigError(f"method_options must not set {', '.join(clash)}; they come from the run's own options")
     ctor = all_methods().get(method)
     if pretrained and ctor is not None and "pooled" in inspect.signature(ctor).parameters:
         options.setdefault("pooled", True)
@@ -79,15 +81,12 @@ def pretrain_embedder(cfg: RunConfig, n_classes: int) -> tuple[RunConfig, torch.
     A backbone with per-class auxiliary state (DAN's affinity centres, DACL's sparse
     centres: option ``num_classes``) gets one per base class unless ``backbone_options`` sets it.
     """
-    from fsfer.models.registry import all_embedders, build_embedder
+    from fsfer.models.registry import all_embedders
 
     ctor = all_embedders().get(cfg.backbone)
     if ctor is not None and "num_classes" in inspect.signature(ctor).parameters and "num_classes" not in cfg.backbone_options:
         cfg = dataclasses.replace(cfg, backbone_options={**cfg.backbone_options, "num_classes": n_classes})
-    options: dict[str, Any] = dict(cfg.backbone_options)
-    if cfg.weights:
-        options["weights"] = cfg.weights
-    return cfg, build_embedder(cfg.backbone, **options)
+    return cfg, build_backbone(cfg)
 
 
 def build_optimizer(cfg: RunConfig, params) -> torch.optim.Optimizer:

@@ -90,6 +90,14 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def checkpoint_normalise(checkpoint: dict[str, Any]):
+    """The :class:`~fsfer.transforms.Normalise` a checkpoint's model was trained with."""
+    from fsfer.transforms import Normalise
+
+    norm = checkpoint["normalise"]
+    return Normalise(tuple(norm["mean"]), tuple(norm["std"]))
+
+
 def checkpoint_kind(checkpoint: dict[str, Any]) -> str:
     """``episode-train`` or ``pretrain``: the command that wrote the checkpoint."""
     return str(checkpoint.get("kind", "episode-train"))

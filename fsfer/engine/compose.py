@@ -17,18 +17,9 @@ import torch
 
 from fsfer.engine.evaluate import EvalResult, embed_rows, summarise_predictions
 from fsfer.episodes.sampler import EpisodeIndex
-from fsfer.errors import ConfigError, EpisodeError
+from fsfer.errors import EpisodeError
 from fsfer.models.methods.base import MetricMethod
-from fsfer.models.methods.compose import components, composition_weights
-
-
-def check_composable(method: torch.nn.Module) -> None:
-    """ConfigError unless ``method`` summarises classes it can compose (a metric method)."""
-    if not isinstance(method, MetricMethod):
-        raise ConfigError(
-            f"--compose needs a metric method with class prototypes or maps (protonet, cosine, simpleshot, crn, "
-            f"relation, matching); {type(method).__name__} adapts by gradient steps"
-        )
+from fsfer.models.methods.compose import check_composable, components, composition_weights
 
 
 @torch.no_grad()
@@ -70,7 +61,7 @@ def evaluate_composed(
     try:
         rows = torch.unique(torch.cat([torch.as_tensor([r for p in plans for r in p[2]])] +
                                       [index.query.cpu() for index in episodes]))
-        feats = embed_rows(method, dataset.images, rows, transform, device)
+        feats = embed_rows(method.embedder, dataset.images, rows, transform, device)
         prepared = torch.cat([method.prepare_queries(f) for f in feats.split(256)]).float()
         where = torch.full((len(dataset),), -1, dtype=torch.long)
         where[rows] = torch.arange(rows.numel())

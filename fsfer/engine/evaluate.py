@@ -86,7 +86,7 @@ def _shape(index: EpisodeIndex) -> tuple[int, int, int]:
 
 @torch.no_grad()
 def embed_rows(
-    method: MetricMethod,
+    embedder: torch.nn.Module,
     images: torch.Tensor,
     rows: torch.Tensor,
     transform: Callable[[torch.Tensor], torch.Tensor],
@@ -97,7 +97,7 @@ def embed_rows(
     chunks = []
     for lo in range(0, rows.numel(), batch_size):
         batch = images.index_select(0, rows[lo : lo + batch_size].to(images.device)).to(device, non_blocking=True)
-        chunks.append(method.embedder(transform(batch)).float())
+        chunks.append(embedder(transform(batch)).float())
     return torch.cat(chunks)
 
 
@@ -126,7 +126,7 @@ def evaluate(
         if use_cache:
             rows = torch.unique(torch.cat([torch.cat([e.support, e.query]) for e in episodes]))
             with torch.no_grad(), autocast() if autocast else nullcontext():
-                feats = embed_rows(method, dataset.images, rows, transform, device, batch_size)
+                feats = embed_rows(method.embedder, dataset.images, rows, transform, device, batch_size)
                 prepared = feats  # most methods score the features themselves; no second copy for them
                 if type(method).prepare_queries is not MetricMethod.prepare_queries:
                     prepared = torch.cat([method.prepare_queries(f) for f in feats.split(batch_size)]).float()

@@ -21,13 +21,13 @@ import numpy as np
 
 from fsfer.datasets.spec import read_many
 from fsfer.engine.build import resolve_device, resolve_protocol
-from fsfer.engine.checkpoint import checkpoint_path
+from fsfer.engine.checkpoint import checkpoint_normalise, checkpoint_path
 from fsfer.engine.config import RunConfig, config_from_dict
 from fsfer.engine.evaluate import EvalResult, evaluate
 from fsfer.engine.predict import load_model
-from fsfer.engine.compose import check_composable, evaluate_composed
+from fsfer.engine.compose import evaluate_composed
 from fsfer.episodes.fixed import episode_items, item_keys, load_episodes, read_episode_table
-from fsfer.models.methods.compose import WEIGHTINGS, components
+from fsfer.models.methods.compose import WEIGHTINGS, check_composable, components
 from fsfer.episodes.sampler import EpisodeSampler
 from fsfer.episodes.subjects import disjoint_flag
 from fsfer.errors import ConfigError, EpisodeError
@@ -35,7 +35,6 @@ from fsfer.models.registry import all_methods
 from fsfer.protocol_data import load_protocol_data
 from fsfer.protocols import PARTS, load_protocol
 from fsfer.store import load_dataset
-from fsfer.transforms import Normalise
 
 DEFAULT_DRAWN = 600
 RUN_TEST_FILE = "test_episodes.csv"
@@ -127,7 +126,7 @@ def evaluate_checkpoint(
         raise ConfigError(f"--compose-weights {compose_weights!r}: use one of {', '.join(WEIGHTINGS)}")
     model, ckpt = load_model(checkpoint, dev, method)
     cfg = config_from_dict(ckpt["config"], str(checkpoint)).with_setting()
-    normalise = Normalise(tuple(ckpt["normalise"]["mean"]), tuple(ckpt["normalise"]["std"]))
+    normalise = checkpoint_normalise(ckpt)
     size = int(ckpt["image_size"])
     if compose:
         check_composable(model)

@@ -17,22 +17,22 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from fsfer.engine.predict import load_model, read_support
+from fsfer.engine.checkpoint import checkpoint_normalise
+from fsfer.engine.predict import as_scores, detector, load_model, read_support
 from fsfer.errors import ModelError
 from fsfer.transforms import Normalise
 
 
 class _Scores(nn.Module):
-    """A method adapted to a support set: normalised images ``[B, 3, S, S]`` -> scores ``[B, n_classes]``."""
+    """A method adapted to a support set: normalised images ``[B, 3, S, S]`` -> scores ``[B, n_classes]``
+    (those of ``fsfer predict``)."""
 
-    def __init__(self, method: nn.Module, softmax: bool) -> None:
+    def __init__(self, method: nn.Module) -> None:
         super().__init__()
         self.method = method
-        self.softmax = softmax
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        logits = self.method.predict(images).float()
-        return logits.softmax(dim=1) if self.softmax else logits
+        return as_scores(self.method, self.method.predict(images).float())
 
 
 class ExportedModel(nn.Module):
@@ -75,11 +75,11 @@ def export_model(checkpoint: str | Path, support_dir: str | Path, out: str | Pat
     """
     model, ckpt = load_model(checkpoint, "cpu", method)
     size = int(ckpt["image_size"])
-    normalise = Normalise(tuple(ckpt["normalise"]["mean"]), tuple(ckpt["normalise"]["std"]))
-    support = read_support(support_dir, size, normalise, "cpu", detect)
+    normalise = checkpoint_normalise(ckpt)
+    support = read_support(support_dir, size, normalise, "cpu", detector(detect))
     model.adapt(support.images, support.labels)
     model.requires_grad_(False)
-    scorer = _Scores(model, softmax=not getattr(model, "logits_are_scores", False)).eval()
+    scorer = _Scores(model).eval()
     generator = torch.Generator().manual_seed(0)
     example = torch.randn(2, 3, size, size, generator=generator)
     with torch.no_grad(), warnings.catch_warnings():

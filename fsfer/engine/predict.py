@@ -12,10 +12,9 @@ import numpy as np
 import torch
 
 from fsfer.datasets.base import IMAGE_EXTENSIONS, make_records
-from fsfer.engine.checkpoint import checkpoint_kind, embedder_state, load_checkpoint, load_embedder
-from fsfer.engine.config import config_from_dict
+from fsfer.engine.checkpoint import checkpoint_kind, checkpoint_normalise, embedder_state, load_checkpoint, load_embedder
+from fsfer.engine.config import RunConfig, config_from_dict
 from fsfer.errors import DataError, FsferWarning
-from fsfer.models.registry import build_embedder
 from fsfer.store import load_dataset
 from fsfer.transforms import Normalise
 
@@ -33,6 +32,20 @@ class Prediction:
     face: int | None = None
 
 
+def saved_config(ckpt: dict[str, Any], path: str | Path) -> RunConfig:
+    """The config a checkpoint was trained with, to rebuild its model (no ``weights`` or ``init`` file to read)."""
+    return dataclasses.replace(config_from_dict(ckpt["config"], str(path)), weights="", init="")
+
+
+def checkpoint_embedder(ckpt: dict[str, Any], path: str | Path) -> torch.nn.Module:
+    """A checkpoint's embedder, rebuilt from its config and loaded with its tensors (train mode, on the CPU)."""
+    from fsfer.engine.build import build_backbone
+
+    embedder = build_backbone(saved_config(ckpt, path))
+    load_embedder(embedder, embedder_state(ckpt), path)
+    return embedder
+
+
 def load_model(
     checkpoint_path: str | Path, device: torch.device | str = "cpu", method: str | None = None
 ) -> tuple[torch.nn.Module, dict[str, Any]]:
@@ -48,15 +61,13 @@ def load_model(
     from fsfer.engine.build import build_head, build_model
 
     ckpt = load_checkpoint(checkpoint_path)
-    cfg = config_from_dict(ckpt["config"], str(checkpoint_path))
-    cfg = dataclasses.replace(cfg, weights="", init="")
+    cfg = saved_config(ckpt, checkpoint_path)
     pretrained = checkpoint_kind(ckpt) == "pretrain"
     if not pretrained and method in (None, cfg.method):
         model = build_model(cfg)
         model.load_state_dict(ckpt["model"])
         return model.to(device).eval(), ckpt
-    embedder = build_embedder(cfg.backbone, **cfg.backbone_options)
-    load_embedder(embedder, embedder_state(ckpt), checkpoint_path)
+    embedder = checkpoint_embedder(ckpt, checkpoint_path)
     model = build_head(cfg, method or cfg.method, embedder, pretrained=pretrained)
     if hasattr(model, "set_base_mean") and "feature_mean" in ckpt:
         model.set_base_mean(ckpt["feature_mean"])
@@ -86,16 +97,25 @@ def support_from_folder(folder: str | Path) -> tuple[list[Path], list[str]]:
     return paths, labels
 
 
-def face_crops(paths: Sequence[Path], size: int, detect: str, min_size: int, every_face: bool):
-    """Detect and align faces in photos: ``(images uint8 [N, 3, size, size], [(photo index, face index, box)])``.
+def detector(detect: str | None, min_size: int = 40):
+    """The face detector ``detect`` names (``haar`` or a YuNet ``.onnx`` file), or None for images that are faces already."""
+    if detect is None:
+        return None
+    from fsfer.faces import make_detector
+
+    return make_detector(detect, min_size=min_size)
+
+
+def face_crops(paths: Sequence[Path], size: int, find, every_face: bool):
+    """Detect (with the detector ``find``) and align faces in photos:
+    ``(images uint8 [N, 3, size, size], [(photo index, face index, box)])``.
 
     ``every_face=False`` keeps the largest face of each photo and makes a photo without one
     a DataError; with ``every_face`` such photos give nothing (the caller warns).
     """
-    from fsfer.faces import align_face, make_detector
+    from fsfer.faces import align_face
     from fsfer.faces.extract import read_photo
 
-    find = make_detector(detect, min_size=min_size)
     crops, where = [], []
     for i, path in enumerate(paths):
         rgb = read_photo(path)
@@ -110,6 +130,12 @@ def face_crops(paths: Sequence[Path], size: int, detect: str, min_size: int, eve
     return images, where
 
 
+def as_scores(model: torch.nn.Module, logits: torch.Tensor) -> torch.Tensor:
+    """What ``predict`` reports: softmax probabilities, or the logits of methods whose logits are scores
+    (crn and relation: relation scores)."""
+    return logits if getattr(model, "logits_are_scores", False) else logits.softmax(dim=1)
+
+
 @dataclass
 class SupportSet:
     """A support folder read for a checkpoint: normalised images on the device, their labels, the class names."""
@@ -119,12 +145,11 @@ class SupportSet:
     classes: list[str]
 
 
-def read_support(support_dir: str | Path, size: int, normalise: Normalise, device, detect: str | None = None,
-                 min_size: int = 40) -> SupportSet:
-    """The support folder's images (faces detected and aligned when ``detect`` names a detector)."""
+def read_support(support_dir: str | Path, size: int, normalise: Normalise, device, find=None) -> SupportSet:
+    """The support folder's images (faces found and aligned when ``find`` is a face detector)."""
     paths, labels = support_from_folder(support_dir)
     classes = list(dict.fromkeys(labels))
-    images = face_crops(paths, size, detect, min_size, every_face=False)[0] if detect else _read_images(paths, labels, size)
+    images = face_crops(paths, size, find, every_face=False)[0] if find else _read_images(paths, labels, size)
     return SupportSet(normalise(images).to(device), torch.tensor([classes.index(y) for y in labels], device=device), classes)
 
 
@@ -142,16 +167,18 @@ def predict(
     """
     model, ckpt = load_model(checkpoint_path, device, method)
     size = int(ckpt["image_size"])
-    normalise = Normalise(tuple(ckpt["normalise"]["mean"]), tuple(ckpt["normalise"]["std"]))
+    normalise = checkpoint_normalise(ckpt)
     query_paths = [Path(q) for q in queries]
     for q in query_paths:
         if not q.is_file():
             raise DataError(f"{q}: no such query image")
-    support = read_support(support_dir, size, normalise, device, detect, min_size)
+    find = detector(detect, min_size)
+    support = read_support(support_dir, size, normalise, device, find)
     classes = support.classes
-    if detect:
-        raw, where = face_crops(query_paths, size, detect, min_size, every_face=True)
-        missing = sorted({str(p) for i, p in enumerate(query_paths)} - {str(query_paths[i]) for i, _, _ in where})
+    if find:
+        raw, where = face_crops(query_paths, size, find, every_face=True)
+        found = {i for i, _, _ in where}
+        missing = [str(p) for i, p in enumerate(query_paths) if i not in found]
         if missing:
             warnings.warn(f"no face found in {len(missing)} query photo(s): {', '.join(missing[:5])}", FsferWarning,
                           stacklevel=2)
@@ -163,8 +190,7 @@ def predict(
     if raw.shape[0] == 0:
         return out
     with torch.no_grad():
-        logits = model.predict(normalise(raw).to(device)).float().cpu()
-    scores = logits if getattr(model, "logits_are_scores", False) else logits.softmax(dim=1)
+        scores = as_scores(model, model.predict(normalise(raw).to(device)).float()).cpu()
     for (i, k, box), row in zip(where, scores):
         best = int(row.argmax())
         out.append(Prediction(str(query_paths[i]), classes[best], float(row[best]), {c: float(v) for c, v in zip(classes, row)},

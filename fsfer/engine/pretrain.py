@@ -151,9 +151,7 @@ def base_feature_mean(embedder: torch.nn.Module, images: torch.Tensor, rows: np.
     was = embedder.training
     embedder.eval()
     try:
-        holder = torch.nn.Module()
-        holder.embedder = embedder
-        feats = embed_rows(holder, images, torch.as_tensor(rows), normalise, device)  # type: ignore[arg-type]
+        feats = embed_rows(embedder, images, torch.as_tensor(rows), normalise, device)
     finally:
         embedder.train(was)
     return feats.mean(dim=(0, 2, 3)).cpu()
@@ -255,7 +253,7 @@ def _pretrain(
     model.train()
     signals = StopSignals()
     try:
-        signals.__enter__()
+        signals.install()
         for epoch in range(start, cfg.epochs):
             if stop_after is not None and epoch >= stop_after:
                 break
@@ -334,7 +332,7 @@ def _pretrain(
                 raise interrupted("pretrain", out, signals.received or "a signal on another rank", f"after epoch {number}")
             barrier(info)
     finally:
-        signals.__exit__()
+        signals.restore()
         bar.close()
         if log is not None:
             log.close()

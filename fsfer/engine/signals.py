@@ -17,7 +17,7 @@ SIGNALS = tuple(s for s in (getattr(signal, "SIGINT", None), getattr(signal, "SI
 
 
 class StopSignals:
-    """A context manager: while inside, SIGINT/SIGTERM set :attr:`received` (the signal's name) instead of stopping.
+    """While installed, SIGINT/SIGTERM set :attr:`received` (the signal's name) instead of stopping.
 
     Outside the main thread (where Python cannot install handlers) it does nothing.
     """
@@ -29,13 +29,15 @@ class StopSignals:
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.received = signal.Signals(signum).name
 
-    def __enter__(self) -> "StopSignals":
+    def install(self) -> "StopSignals":
+        """Put the handlers in place (in the main thread only)."""
         if threading.current_thread() is threading.main_thread():
             for sig in SIGNALS:
                 self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def restore(self) -> None:
+        """Put the previous handlers back."""
         for sig, previous in self._previous.items():
             signal.signal(sig, previous)
         self._previous.clear()

@@ -233,7 +233,7 @@ def _train(
     model.train()
     signals = StopSignals()
     try:
-        signals.__enter__()
+        signals.install()
         for episode in range(start, cfg.episodes):
             if stop_after is not None and episode >= stop_after:
                 break
@@ -287,7 +287,7 @@ def _train(
                                   f"after episode {number}")
             barrier(info)
     finally:
-        signals.__exit__()
+        signals.restore()
         bar.close()
         if log is not None:
             log.close()

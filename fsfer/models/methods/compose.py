@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from fsfer.errors import ConfigError
+from fsfer.models.methods.base import MetricMethod
 
 #: The two basic components of each compound category (Du et al. 2014).
 COMPONENTS: dict[str, tuple[str, str]] = {
@@ -74,15 +75,13 @@ def composition_weights(compounds: Sequence[str], basics: Sequence[str], weighti
     return weights
 
 
-def compose_summary(method: nn.Module, summary: Any, weights: torch.Tensor) -> Any:
-    """A basic-class summary of ``method`` -> the compounds' summary (``weights`` ``[n_compound, n_basic]``)."""
-    compose = getattr(method, "compose", None)
-    if not callable(compose):
+def check_composable(method: nn.Module) -> None:
+    """ConfigError unless ``method`` summarises classes it can compose (a metric method)."""
+    if not isinstance(method, MetricMethod):
         raise ConfigError(
             f"--compose needs a metric method with class prototypes or maps (protonet, cosine, simpleshot, crn, "
             f"relation, matching); {type(method).__name__} adapts by gradient steps"
         )
-    return compose(summary, weights.to(_device_of(summary)))
 
 
 def compose_prototypes(
@@ -98,20 +97,12 @@ def compose_prototypes(
     ``basic_labels`` ``[N]``; afterwards ``method.predict(queries)`` scores queries against
     the compounds, in the order given. Returns the composed summary.
     """
+    check_composable(method)
     basics = list(dict.fromkeys(basic_labels))
-    weights = composition_weights(compounds, basics, weighting)
+    weights = composition_weights(compounds, basics, weighting).to(basic_support.device)
     labels = torch.tensor([basics.index(b) for b in basic_labels], device=basic_support.device)
     with torch.no_grad():
         summary = method.summarise(method.embedder(basic_support), labels, len(basics))
-    composed = compose_summary(method, summary, weights)
+    composed = method.compose(summary, weights)
     method._adapted = composed
     return composed
-
-
-def _device_of(summary: Any) -> torch.device:
-    if isinstance(summary, torch.Tensor):
-        return summary.device
-    for value in (vars(summary).values() if hasattr(summary, "__dict__") else summary):
-        if isinstance(value, torch.Tensor):
-            return value.device
-    return torch.device("cpu")
